@@ -1,0 +1,252 @@
+"""Binds: one database each, with its own revision chain, version table and options."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Any
+
+import sqlalchemy as sa
+
+from .exceptions import ConfigError
+from .exceptions import UnknownBind
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+#: The name of the bind that holds Flask-SQLAlchemy's default database.
+DEFAULT = "default"
+
+#: Context options that flask_schemaver sets itself for every bind.
+_RESERVED_CONTEXT = frozenset(
+    {
+        "connection",
+        "url",
+        "dialect_name",
+        "target_metadata",
+        "version_table",
+        "version_table_schema",
+        "as_sql",
+        "fn",
+        "output_buffer",
+    }
+)
+
+
+@dataclass(eq=False)
+class Bind:
+    """One database of the app and everything flask_schemaver knows about it."""
+
+    name: str
+    #: Flask-SQLAlchemy's bind key: ``None`` for the default database.
+    key: str | None
+    engine: sa.Engine
+    metadata: sa.MetaData
+    #: Folder holding this bind's revision files.
+    directory: Path
+    version_table: str
+    version_table_schema: str | None
+    #: Options for Alembic's ``EnvironmentContext.configure``, defaults included.
+    context_options: dict[str, Any] = field(default_factory=dict)
+    #: Tables in the same database that belong to other binds; never this bind's concern.
+    foreign_tables: frozenset[tuple[str | None, str]] = frozenset()
+
+    @property
+    def dialect(self) -> str:
+        """Name of the database dialect, e.g. ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @property
+    def safe_url(self) -> str:
+        """The database URL with the password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def hide_secrets(self, text: str) -> str:
+        """Return ``text`` with this bind's database password masked."""
+        password = self.engine.url.password
+        if password:
+            text = text.replace(str(password), "***")
+        return text
+
+    def include_object(
+        self, obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        """Leave out tables that another bind owns, then ask the user's hook."""
+        if type_ == "table" and reflected and compare_to is None:
+            schema = getattr(obj, "schema", None)
+            if (schema, name) in self.foreign_tables:
+                return False
+        user_hook: Callable[..., bool] | None = self.context_options.get(
+            "user_include_object"
+        )
+        if user_hook is not None:
+            return user_hook(obj, name, type_, reflected, compare_to)
+        return True
+
+    def configure_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``EnvironmentContext.configure`` on this bind."""
+        options = {
+            k: v for k, v in self.context_options.items() if k != "user_include_object"
+        }
+        options["include_object"] = self.include_object
+        options["version_table"] = self.version_table
+        options["version_table_schema"] = self.version_table_schema
+        return options
+
+
+def _database_identity(engine: sa.Engine) -> tuple[Any, ...]:
+    url = engine.url
+    return (url.get_backend_name(), url.host, url.port, url.database)
+
+
+def default_version_table(name: str) -> str:
+    """The version table a bind uses unless configured otherwise."""
+    if name == DEFAULT:
+        # Flask-Migrate's table name, so a database it migrated is recognised.
+        return "alembic_version"
+    return "alembic_version_" + re.sub(r"\W", "_", name)
+
+
+def resolve_binds(app: Flask, db: SQLAlchemy, settings: Settings) -> dict[str, Bind]:
+    """Build one :class:`Bind` per Flask-SQLAlchemy database, in config order.
+
+    Must run inside an app context of ``app``.
+    """
+    try:
+        engines = db.engines
+    except RuntimeError:
+        raise ConfigError(
+            f"Flask-SQLAlchemy is not set up on app {app.name!r}: call db.init_app(app)"
+        ) from None
+    keys: list[str | None] = [None] if None in engines else []
+    user_keys = list(app.config.get("SQLALCHEMY_BINDS") or {})
+    keys += [k for k in user_keys if k in engines]
+    keys += [k for k in engines if k not in keys]
+    if DEFAULT in keys:
+        raise ConfigError(
+            f"SQLALCHEMY_BINDS has a bind named {DEFAULT!r}, the name flask_schemaver "
+            "gives the default database; rename that bind"
+        )
+    names = {key: DEFAULT if key is None else key for key in keys}
+    unknown = set(settings.binds) - set(names.values())
+    if unknown:
+        raise ConfigError(
+            f"SCHEMAVER_BINDS names unknown bind(s) {', '.join(sorted(unknown))}; "
+            f"the app's binds are: {', '.join(names.values())}"
+        )
+
+    binds: dict[str, Bind] = {}
+    for key in keys:
+        name = names[key]
+        overrides = settings.binds.get(name, {})
+        if overrides.get("exclude"):
+            continue
+        engine = engines[key]
+        binds[name] = Bind(
+            name=name,
+            key=key,
+            engine=engine,
+            metadata=db.metadatas.get(key) or sa.MetaData(),
+            directory=_directory(settings, name, overrides.get("directory")),
+            version_table=overrides.get("version_table") or default_version_table(name),
+            version_table_schema=overrides.get("version_table_schema"),
+            context_options=_context_options(engine, settings, name, overrides),
+        )
+    if not binds:
+        raise ConfigError(
+            "every bind is excluded in SCHEMAVER_BINDS; there is nothing to migrate"
+        )
+    _check_distinct(binds.values())
+    _mark_foreign_tables(binds.values())
+    return binds
+
+
+def _directory(settings: Settings, name: str, configured: Any) -> Path:
+    root = Path(settings.directory)
+    if configured:
+        return root / Path(configured)
+    return root / ("versions" if name == DEFAULT else name)
+
+
+def _context_options(
+    engine: sa.Engine, settings: Settings, name: str, overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    per_bind = overrides.get("context") or {}
+    if not isinstance(per_bind, Mapping):
+        raise ConfigError(f"SCHEMAVER_BINDS[{name!r}]['context'] must be a dict")
+    for source, options in (("SCHEMAVER_CONTEXT", settings.context), (name, per_bind)):
+        reserved = _RESERVED_CONTEXT.intersection(options)
+        if reserved:
+            where = source if source == "SCHEMAVER_CONTEXT" else f"SCHEMAVER_BINDS[{name!r}]"
+            raise ConfigError(
+                f"{where} sets {', '.join(sorted(reserved))}, which flask_schemaver sets "
+                "itself; use the bind options version_table and version_table_schema"
+            )
+    options: dict[str, Any] = {
+        "compare_type": True,
+        "render_as_batch": engine.dialect.name == "sqlite",
+        "transaction_per_migration": True,
+    }
+    options.update(settings.context)
+    options.update(per_bind)
+    if "include_object" in options:
+        options["user_include_object"] = options.pop("include_object")
+    return options
+
+
+def _check_distinct(binds: Iterable[Bind]) -> None:
+    folders: dict[Path, str] = {}
+    tables: dict[tuple[Any, ...], str] = {}
+    for bind in binds:
+        other = folders.setdefault(bind.directory, bind.name)
+        if other != bind.name:
+            raise ConfigError(
+                f"binds {other!r} and {bind.name!r} would share the folder "
+                f"{bind.directory}; set 'directory' for one of them in SCHEMAVER_BINDS"
+            )
+        where = _database_identity(bind.engine) + (
+            bind.version_table_schema,
+            bind.version_table,
+        )
+        other = tables.setdefault(where, bind.name)
+        if other != bind.name:
+            raise ConfigError(
+                f"binds {other!r} and {bind.name!r} would share the version table "
+                f"{bind.version_table!r} in one database; set 'version_table' for one "
+                "of them in SCHEMAVER_BINDS"
+            )
+
+
+def _mark_foreign_tables(binds: Iterable[Bind]) -> None:
+    binds = list(binds)
+    for bind in binds:
+        foreign: set[tuple[str | None, str]] = set()
+        for other in binds:
+            if other is bind or _database_identity(other.engine) != _database_identity(
+                bind.engine
+            ):
+                continue
+            foreign.update((t.schema, t.name) for t in other.metadata.tables.values())
+            foreign.add((other.version_table_schema, other.version_table))
+        bind.foreign_tables = frozenset(foreign)
+
+
+def select(binds: Mapping[str, Bind], names: Iterable[str] | str | None) -> list[Bind]:
+    """Pick binds by name, in the app's order; all of them when ``names`` is empty."""
+    if isinstance(names, str):
+        names = [names]
+    wanted = list(dict.fromkeys(names or ()))
+    for name in wanted:
+        if name not in binds:
+            raise UnknownBind(name, binds)
+    if not wanted:
+        return list(binds.values())
+    return [bind for name, bind in binds.items() if name in wanted]

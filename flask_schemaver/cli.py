@@ -1,0 +1,512 @@
+"""The ``flask db`` commands: parse, call the Python API, present the result.
+
+This is the one place where flask_schemaver's errors become ``Error: ...`` lines and exit
+codes: usage errors exit 2, operational failures exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
+
+import click
+from flask.cli import AppGroup
+
+from .exceptions import SchemaVerError
+
+if TYPE_CHECKING:
+    from .extension import SchemaVer
+    from .results import Revision
+    from .results import RevisionResult
+    from .results import RunResult
+    from .results import Step
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class SchemaVerGroup(AppGroup):
+    """Command group that reports flask_schemaver's errors as one clean line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SchemaVerError as exc:
+            if exc.exit_code == 2:
+                raise click.UsageError(str(exc)) from None
+            raise click.ClickException(str(exc)) from None
+
+
+# -- presentation helpers --------------------------------------------------------------
+
+
+def _color() -> bool | None:
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def echo(message: str = "", err: bool = False) -> None:
+    """Print a line, dropping colour when NO_COLOR is set or output is not a terminal."""
+    click.echo(message, err=err, color=_color())
+
+
+def _bind(name: str) -> str:
+    return click.style(name, fg="cyan", bold=True)
+
+
+def _ids(ids: Sequence[str]) -> str:
+    return ", ".join(ids) if ids else "<base>"
+
+
+def _revision_line(rev: Revision, current: Sequence[str] = ()) -> str:
+    marks = []
+    if rev.is_head:
+        marks.append("head")
+    if rev.is_branch_point:
+        marks.append("branchpoint")
+    if rev.is_merge_point:
+        marks.append("mergepoint")
+    if rev.id in current:
+        marks.append("current")
+    labels = f" [{', '.join(rev.branch_labels)}]" if rev.branch_labels else ""
+    flags = f" ({', '.join(marks)})" if marks else ""
+    return f"{_ids(rev.down_revisions)} -> {rev.id}{labels}{flags}, {rev.message}"
+
+
+def _verbose(rev: Revision, current: Sequence[str] = ()) -> str:
+    lines = [
+        f"Rev: {rev.id}" + (" (head)" if rev.is_head else "")
+        + (" (current)" if rev.id in current else ""),
+        f"Parent: {_ids(rev.down_revisions)}",
+    ]
+    if rev.branch_labels:
+        lines.append(f"Branch names: {', '.join(rev.branch_labels)}")
+    if rev.depends_on:
+        lines.append(f"Depends on: {', '.join(rev.depends_on)}")
+    lines.append(f"Path: {rev.path}")
+    lines.append("")
+    lines.extend(f"    {line}" if line else "" for line in rev.docstring.splitlines())
+    return "\n".join(lines) + "\n"
+
+
+def _step_line(step: Step) -> str:
+    verb = "stamp" if step.is_stamp else ("upgrade" if step.is_upgrade else "downgrade")
+    arrow = f"{_ids(step.source)} → {_ids(step.destination)}"
+    return (
+        f"[{_bind(step.bind)}] {verb} {arrow}  {step.message} "
+        f"({step.seconds:.2f}s)"
+    )
+
+
+def _print_step(step: Step) -> None:
+    echo(_step_line(step))
+
+
+def _summary(result: RunResult, verb: str) -> str:
+    name = _bind(result.bind)
+    count = sum(1 for s in result.steps if not s.is_stamp)
+    if not result.changed and not result.steps:
+        return f"{name}: nothing to do, at {_ids(result.after)}"
+    if verb == "stamp":
+        return f"{name}: stamped {_ids(result.before)} → {_ids(result.after)}"
+    done = click.style(f"{count} revision{'s' if count != 1 else ''} {verb}d", fg="green")
+    return f"{name}: {done}, now at {_ids(result.after)}"
+
+
+def _print_sql(results: Sequence[RunResult], safe_urls: dict[str, str]) -> None:
+    for result in results:
+        click.echo(f"-- flask_schemaver: bind {result.bind} ({safe_urls[result.bind]})")
+        click.echo(result.sql or "", nl=False)
+        click.echo()
+
+
+def _print_written(results: Sequence[RevisionResult], empty: str) -> None:
+    for result in results:
+        if not result.revisions:
+            echo(f"{_bind(result.bind)}: {empty}")
+        for rev in result.revisions:
+            echo(f"{_bind(result.bind)}: wrote {rev.id} {rev.message!s} at {rev.path}")
+
+
+# -- shared options --------------------------------------------------------------------
+
+
+def bind_option(func: F) -> F:
+    return click.option(
+        "--bind",
+        "binds",
+        multiple=True,
+        metavar="NAME",
+        help="Work on this bind only; repeat for several. Default: every bind.",
+    )(func)
+
+
+def run_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--sql", is_flag=True, help="Print the SQL instead of running it (offline)."
+            ),
+            click.option("--tag", help="Arbitrary tag passed to the migration scripts."),
+            click.option(
+                "-x",
+                "x_args",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="Extra argument for the migration scripts; repeatable.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def all_binds_option(func: F) -> F:
+    return click.option(
+        "--all-binds",
+        is_flag=True,
+        help="Allow the change on every bind when the app has several.",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")(
+        func
+    )
+
+
+def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
+    """Build the command group for one app."""
+
+    @click.group(cls=SchemaVerGroup)
+    def db() -> None:
+        """Database migrations: one revision chain per database (bind)."""
+        for notice in notices:
+            echo(notice, err=True)
+
+    def safe_urls() -> dict[str, str]:
+        return {name: b.safe_url for name, b in schemaver.binds.items()}
+
+    @db.command()
+    @bind_option
+    def init(binds: tuple[str, ...]) -> None:
+        """Create the migrations folder with one revision folder per bind."""
+        for name, created in schemaver.init(binds).items():
+            folder = schemaver.binds[name].directory
+            state = "created" if created else "exists"
+            echo(f"{_bind(name)}: {state} {folder}")
+
+    @db.command()
+    @bind_option
+    @click.option("-m", "--message", help="Message of the revision.")
+    @click.option(
+        "--autogenerate", is_flag=True, help="Write the operations from the models."
+    )
+    @click.option("--head", default="head", show_default=True, help="Revision to build on.")
+    @click.option("--splice", is_flag=True, help="Allow building on a non-head revision.")
+    @click.option("--branch-label", help="Label for the branch this revision starts.")
+    @click.option(
+        "--depends-on", multiple=True, help="Revision this one depends on; repeatable."
+    )
+    @click.option("--rev-id", help="Use this revision id instead of a generated one.")
+    @run_options
+    def revision(
+        binds: tuple[str, ...],
+        message: str | None,
+        autogenerate: bool,
+        head: str,
+        splice: bool,
+        branch_label: str | None,
+        depends_on: tuple[str, ...],
+        rev_id: str | None,
+        sql: bool,
+        tag: str | None,
+        x_args: tuple[str, ...],
+    ) -> None:
+        """Write a new revision file."""
+        if sql or tag:
+            raise click.UsageError("revision takes neither --sql nor --tag")
+        results = schemaver.revision(
+            message,
+            binds,
+            autogenerate=autogenerate,
+            head=head,
+            splice=splice,
+            branch_label=branch_label,
+            depends_on=depends_on,
+            rev_id=rev_id,
+            x_args=x_args,
+        )
+        _print_written(results, "no changes")
+
+    @db.command()
+    @bind_option
+    @click.option("-m", "--message", help="Message of the revisions.")
+    @click.option("--rev-id", help="Use this revision id (with a single --bind).")
+    @click.option(
+        "-x",
+        "x_args",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Extra argument for the environment; repeatable.",
+    )
+    def migrate(
+        binds: tuple[str, ...],
+        message: str | None,
+        rev_id: str | None,
+        x_args: tuple[str, ...],
+    ) -> None:
+        """Autogenerate one revision per bind whose models changed."""
+        _print_written(schemaver.migrate(message, binds, rev_id=rev_id, x_args=x_args), "no changes")
+
+    @db.command()
+    @bind_option
+    @click.argument("revision", default="head")
+    def edit(binds: tuple[str, ...], revision: str) -> None:
+        """Open a revision file in the editor."""
+        for rev in schemaver.edit(revision, binds):
+            echo(f"edited {rev.path}")
+
+    @db.command()
+    @bind_option
+    @click.argument("revisions", nargs=-1)
+    @click.option("-m", "--message", help="Message of the merge revision.")
+    @click.option("--branch-label", help="Label for the merged branch.")
+    @click.option("--rev-id", help="Use this revision id instead of a generated one.")
+    def merge(
+        binds: tuple[str, ...],
+        revisions: tuple[str, ...],
+        message: str | None,
+        branch_label: str | None,
+        rev_id: str | None,
+    ) -> None:
+        """Join several heads of a bind into one revision."""
+        results = schemaver.merge(
+            revisions or ("heads",),
+            binds,
+            message=message,
+            branch_label=branch_label,
+            rev_id=rev_id,
+        )
+        _print_written(results, "one head, nothing to merge")
+
+    @db.command()
+    @bind_option
+    @click.argument("revision", default="heads")
+    @run_options
+    def upgrade(
+        binds: tuple[str, ...],
+        revision: str,
+        sql: bool,
+        tag: str | None,
+        x_args: tuple[str, ...],
+    ) -> None:
+        """Upgrade the databases to a later revision (default: heads)."""
+        results = schemaver.upgrade(
+            revision, binds, sql=sql, tag=tag, x_args=x_args, on_step=None if sql else _print_step
+        )
+        if sql:
+            _print_sql(results, safe_urls())
+            return
+        for result in results:
+            echo(_summary(result, "upgrade"))
+
+    @db.command()
+    @bind_option
+    @all_binds_option
+    @click.argument("revision", default="-1")
+    @run_options
+    def downgrade(
+        binds: tuple[str, ...],
+        all_binds: bool,
+        revision: str,
+        sql: bool,
+        tag: str | None,
+        x_args: tuple[str, ...],
+    ) -> None:
+        """Revert the databases to an earlier revision (default: -1)."""
+        results = schemaver.downgrade(
+            revision,
+            binds,
+            all_binds=all_binds,
+            sql=sql,
+            tag=tag,
+            x_args=x_args,
+            on_step=None if sql else _print_step,
+        )
+        if sql:
+            _print_sql(results, safe_urls())
+            return
+        for result in results:
+            echo(_summary(result, "downgrade"))
+
+    @db.command()
+    @bind_option
+    @all_binds_option
+    @click.argument("revision")
+    @click.option(
+        "--purge", is_flag=True, help="Empty the version table before stamping."
+    )
+    @run_options
+    def stamp(
+        binds: tuple[str, ...],
+        all_binds: bool,
+        revision: str,
+        purge: bool,
+        sql: bool,
+        tag: str | None,
+        x_args: tuple[str, ...],
+    ) -> None:
+        """Record a revision in the version table without running migrations."""
+        results = schemaver.stamp(
+            revision, binds, all_binds=all_binds, purge=purge, sql=sql, tag=tag, x_args=x_args
+        )
+        if sql:
+            _print_sql(results, safe_urls())
+            return
+        for result in results:
+            echo(_summary(result, "stamp"))
+
+    @db.command()
+    @bind_option
+    @click.argument("revision", default="head")
+    def show(binds: tuple[str, ...], revision: str) -> None:
+        """Show the revisions a name stands for (id, head, label@head, current)."""
+        for name, revs in schemaver.show(revision, binds).items():
+            for rev in revs:
+                echo(f"{_bind(name)}:")
+                echo(_verbose(rev))
+
+    @db.command()
+    @bind_option
+    @click.option("-r", "--rev-range", help="Range of revisions, START:END.")
+    @click.option("-v", "--verbose", is_flag=True, help="Show each revision in full.")
+    @click.option(
+        "-i", "--indicate-current", is_flag=True, help="Mark the database's revision."
+    )
+    def history(
+        binds: tuple[str, ...], rev_range: str | None, verbose: bool, indicate_current: bool
+    ) -> None:
+        """List the revisions of each bind, newest first."""
+        current = schemaver.current(binds) if indicate_current else {}
+        for name, revs in schemaver.history(rev_range, binds).items():
+            echo(f"{_bind(name)}:")
+            for rev in revs:
+                at = current.get(name, ())
+                echo(_verbose(rev, at) if verbose else "  " + _revision_line(rev, at))
+
+    def _list(items: dict[str, list[Revision]], verbose: bool, empty: str) -> None:
+        for name, revs in items.items():
+            if not revs:
+                echo(f"{_bind(name)}: {empty}")
+            for rev in revs:
+                line = _verbose(rev) if verbose else _revision_line(rev)
+                echo(f"{_bind(name)}: {line}")
+
+    @db.command()
+    @bind_option
+    @click.option("-v", "--verbose", is_flag=True, help="Show each revision in full.")
+    def heads(binds: tuple[str, ...], verbose: bool) -> None:
+        """Show the head revisions of each bind."""
+        _list(schemaver.heads(binds), verbose, "no revisions")
+
+    @db.command()
+    @bind_option
+    @click.option("-v", "--verbose", is_flag=True, help="Show each revision in full.")
+    def branches(binds: tuple[str, ...], verbose: bool) -> None:
+        """Show the branch points of each bind."""
+        _list(schemaver.branches(binds), verbose, "no branch points")
+
+    @db.command()
+    @bind_option
+    def current(binds: tuple[str, ...]) -> None:
+        """Show the revision each bind's database is at."""
+        for name, revs in schemaver.current(binds).items():
+            echo(f"{_bind(name)}: {_ids(revs)}")
+
+    @db.command()
+    @bind_option
+    @json_option
+    def status(binds: tuple[str, ...], as_json: bool) -> None:
+        """Show every revision of each bind as applied [X] or pending [ ]."""
+        states = schemaver.status(binds)
+        if as_json:
+            click.echo(json.dumps([s.to_dict() for s in states], indent=2))
+            return
+        for state in states:
+            echo(f"{_bind(state.bind)} ({state.url})")
+            echo(f"  current: {_ids(state.current)}")
+            if not state.revisions:
+                echo("  no revisions")
+            for item in state.revisions:
+                mark = click.style("[X]", fg="green") if item.applied else "[ ]"
+                head = " (head)" if item.revision.is_head else ""
+                echo(f"  {mark} {item.revision.id}{head}  {item.revision.message}")
+            for rev in state.missing:
+                echo(
+                    click.style(f"  [?] {rev}", fg="red")
+                    + "  applied, but its file is missing: restore the file, or run "
+                    f"'flask db stamp --bind {state.bind} REVISION'"
+                )
+            if len(state.heads) > 1:
+                echo(
+                    click.style("  several heads: ", fg="yellow")
+                    + f"{', '.join(state.heads)}; join them with "
+                    f"'flask db merge --bind {state.bind}'"
+                )
+
+    @db.command()
+    @bind_option
+    @json_option
+    @click.pass_context
+    def check(ctx: click.Context, binds: tuple[str, ...], as_json: bool) -> None:
+        """Fail when a bind has several heads, unapplied revisions or unmigrated models."""
+        results = schemaver.check(binds)
+        if as_json:
+            click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        else:
+            for result in results:
+                name = _bind(result.bind)
+                if result.ok:
+                    echo(f"{name}: {click.style('ok', fg='green')}")
+                    continue
+                if len(result.heads) > 1:
+                    echo(f"{name}: several heads {', '.join(result.heads)}; run 'flask db merge'")
+                if result.missing:
+                    echo(f"{name}: applied revisions without a file: {', '.join(result.missing)}")
+                if result.pending:
+                    echo(f"{name}: {len(result.pending)} unapplied revision(s): "
+                         f"{', '.join(result.pending)}; run 'flask db upgrade'")
+                if result.drift:
+                    echo(f"{name}: models differ from the database; run 'flask db migrate':")
+                    for line in result.drift:
+                        echo(f"    {line}")
+        if not all(r.ok for r in results):
+            ctx.exit(1)
+
+    @db.command(name="binds")
+    @json_option
+    def list_binds(as_json: bool) -> None:
+        """List the binds with their database, folder and version table."""
+        rows = [
+            {
+                "bind": b.name,
+                "url": b.safe_url,
+                "directory": str(b.directory),
+                "version_table": b.version_table,
+                "version_table_schema": b.version_table_schema,
+            }
+            for b in schemaver.binds.values()
+        ]
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        for row in rows:
+            echo(f"{_bind(row['bind'])}: {row['url']}  {row['directory']}  {row['version_table']}")
+
+    return db
+
+

@@ -1,0 +1,230 @@
+"""The in-memory Alembic environment of one bind.
+
+This is the only module that knows how Alembic is wired: it builds the ``Config`` and
+``ScriptDirectory`` for a bind, runs the bundled ``env.py`` through :func:`run_env`, and
+turns Alembic's and the database's errors into flask_schemaver's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TextIO
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.operations import ops
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script import revision as revision_errors
+from alembic.util import CommandError
+
+from .exceptions import DatabaseError
+from .exceptions import MigrationError
+from .exceptions import MultipleHeads
+from .exceptions import UnknownRevision
+
+if TYPE_CHECKING:
+    from alembic.runtime.environment import EnvironmentContext
+
+    from .binds import Bind
+    from .settings import Settings
+
+#: Alembic's script location: holds the bundled env.py and script.py.mako.
+SCRIPT_LOCATION = Path(__file__).parent / "alembic_env"
+
+_BIND = "schemaver.bind"
+_CONNECTION = "schemaver.connection"
+_ON_APPLY = "schemaver.on_version_apply"
+_SKIP_EMPTY = "schemaver.skip_empty"
+
+
+def _escape(value: object) -> str:
+    # Config values go through configparser interpolation.
+    return str(value).replace("%", "%%")
+
+
+def make_config(
+    bind: Bind,
+    settings: Settings,
+    *,
+    x_args: Sequence[str] = (),
+    autogenerate: bool = False,
+    output_buffer: TextIO | None = None,
+    connection: sa.Connection | None = None,
+    on_version_apply: Callable[..., None] | None = None,
+) -> Config:
+    """Build the Alembic ``Config`` for one bind, without any file."""
+    config = Config(
+        output_buffer=output_buffer,
+        stdout=io.StringIO(),
+        cmd_opts=argparse.Namespace(quiet=True, x=list(x_args), autogenerate=autogenerate),
+    )
+    config.set_main_option("script_location", _escape(SCRIPT_LOCATION))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", _escape(bind.directory))
+    config.set_main_option("file_template", _escape(settings.file_template))
+    if settings.timezone:
+        config.set_main_option("timezone", _escape(settings.timezone))
+    if settings.truncate_slug_length is not None:
+        config.set_main_option("truncate_slug_length", str(settings.truncate_slug_length))
+    if settings.post_write_hooks:
+        names = [hook["name"] for hook in settings.post_write_hooks]
+        config.set_section_option("post_write_hooks", "hooks", ", ".join(names))
+        for hook in settings.post_write_hooks:
+            for key, value in hook.items():
+                if key != "name":
+                    config.set_section_option(
+                        "post_write_hooks", f"{hook['name']}.{key}", _escape(value)
+                    )
+    config.attributes[_BIND] = bind
+    config.attributes[_SKIP_EMPTY] = settings.skip_empty
+    config.attributes[_CONNECTION] = connection
+    config.attributes[_ON_APPLY] = on_version_apply
+    return config
+
+
+def script_directory(config: Config) -> ScriptDirectory:
+    """The ``ScriptDirectory`` of the bind ``config`` was made for."""
+    return ScriptDirectory.from_config(config)
+
+
+def run_env(context: EnvironmentContext) -> None:
+    """Run migrations for the bind named in the config; called by the bundled env.py."""
+    config = context.config
+    bind: Bind = config.attributes[_BIND]
+    options = bind.configure_options()
+    options["process_revision_directives"] = _revision_directives_hook(
+        options.get("process_revision_directives"),
+        skip_empty=config.attributes[_SKIP_EMPTY] and config.cmd_opts.autogenerate,
+    )
+    on_apply = config.attributes[_ON_APPLY]
+    if on_apply is not None:
+        options["on_version_apply"] = [*options.get("on_version_apply", ()), on_apply]
+
+    if context.is_offline_mode():
+        context.configure(
+            url=bind.engine.url,
+            target_metadata=bind.metadata,
+            literal_binds=True,
+            dialect_opts={"paramstyle": "named"},
+            **options,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    connection: sa.Connection | None = config.attributes[_CONNECTION]
+    if connection is not None:
+        _run_online(context, connection, bind, options)
+    else:
+        with bind.engine.connect() as connection:
+            _run_online(context, connection, bind, options)
+
+
+def _run_online(
+    context: EnvironmentContext,
+    connection: sa.Connection,
+    bind: Bind,
+    options: dict[str, Any],
+) -> None:
+    context.configure(connection=connection, target_metadata=bind.metadata, **options)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _revision_directives_hook(
+    user_hook: Callable[..., None] | None, *, skip_empty: bool
+) -> Callable[..., None]:
+    def process_revision_directives(
+        context: MigrationContext, revision: Any, directives: list[ops.MigrationScript]
+    ) -> None:
+        if user_hook is not None:
+            user_hook(context, revision, directives)
+        if skip_empty and all(
+            upgrade_ops.is_empty()
+            for script in directives
+            for upgrade_ops in script.upgrade_ops_list
+        ):
+            directives[:] = []
+
+    return process_revision_directives
+
+
+def current_heads(bind: Bind) -> tuple[str, ...]:
+    """The revisions the bind's version table names; empty for a new database."""
+    with translate_errors(bind), bind.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "version_table": bind.version_table,
+                "version_table_schema": bind.version_table_schema,
+            },
+        )
+        return tuple(context.get_current_heads())
+
+
+def compare_models(bind: Bind) -> ops.UpgradeOps:
+    """What autogenerate would write for the bind: its models against its database."""
+    from alembic.autogenerate import produce_migrations
+
+    with translate_errors(bind), bind.engine.connect() as connection:
+        options = bind.configure_options()
+        options["target_metadata"] = bind.metadata
+        context = MigrationContext.configure(connection, opts=options)
+        script = produce_migrations(context, bind.metadata)
+        assert script.upgrade_ops is not None
+        return script.upgrade_ops
+
+
+def render_operations(bind: Bind, upgrade_ops: ops.UpgradeOps) -> list[str]:
+    """Alembic's rendering of ``upgrade_ops`` as lines of Python, comments left out."""
+    from alembic.autogenerate import render_python_code
+
+    code = render_python_code(
+        upgrade_ops,
+        render_as_batch=bool(bind.context_options.get("render_as_batch")),
+        user_module_prefix=bind.context_options.get("user_module_prefix"),
+    )
+    return [
+        line
+        for line in (raw.rstrip() for raw in code.splitlines())
+        if line.strip() and not line.strip().startswith("#")
+    ]
+
+
+@contextmanager
+def translate_errors(bind: Bind) -> Iterator[None]:
+    """Turn Alembic's and the database's errors into flask_schemaver's, naming the bind."""
+    try:
+        yield
+    except CommandError as exc:
+        cause = exc.__cause__
+        message = bind.hide_secrets(str(exc))
+        if isinstance(cause, revision_errors.MultipleHeads):
+            raise MultipleHeads(bind.name, cause.heads) from exc
+        if isinstance(cause, revision_errors.ResolutionError):
+            raise UnknownRevision(message, bind.name) from exc
+        raise MigrationError(message, bind.name) from exc
+    except revision_errors.MultipleHeads as exc:
+        raise MultipleHeads(bind.name, exc.heads) from exc
+    except revision_errors.ResolutionError as exc:
+        raise UnknownRevision(bind.hide_secrets(str(exc)), bind.name) from exc
+    except revision_errors.RevisionError as exc:
+        raise MigrationError(bind.hide_secrets(str(exc)), bind.name) from exc
+    except sa.exc.DBAPIError as exc:
+        raise DatabaseError(_database_message(bind, exc), bind.name) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise DatabaseError(bind.hide_secrets(str(exc).splitlines()[0]), bind.name) from exc
+
+
+def _database_message(bind: Bind, exc: sa.exc.DBAPIError) -> str:
+    detail = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+    return bind.hide_secrets(f"{bind.safe_url}: {detail}")

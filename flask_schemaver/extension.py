@@ -1,0 +1,376 @@
+"""The SchemaVer extension: per-app state and the Python API over an app's binds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Any
+
+from flask import Flask
+from flask import current_app
+
+from .binds import Bind
+from .binds import resolve_binds
+from .binds import select
+from .exceptions import ConfigError
+from .exceptions import UsageError
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+    from .operations import StepCallback
+    from .results import BindStatus
+    from .results import CheckResult
+    from .results import Revision
+    from .results import RevisionResult
+    from .results import RunResult
+
+BindNames = str | Iterable[str] | None
+
+_EXTENSION_KEY = "schemaver"
+
+
+@dataclass
+class _State:
+    """What SchemaVer keeps for one app, on ``app.extensions["schemaver"]``."""
+
+    db: SQLAlchemy
+    settings: Settings
+    notices: list[str] = field(default_factory=list)
+    binds: dict[str, Bind] | None = None
+
+
+class SchemaVer:
+    """Database migrations for a Flask app, one revision chain per Flask-SQLAlchemy bind.
+
+    :param app: the app to set up now; or call :meth:`init_app` later.
+    :param db: the ``SQLAlchemy`` extension; by default the one registered on the app.
+    :param options: defaults for the ``SCHEMAVER_*`` config keys, named in lower case
+        without the prefix, e.g. ``directory="db/migrations"``.
+    """
+
+    def __init__(
+        self, app: Flask | None = None, db: SQLAlchemy | None = None, **options: Any
+    ) -> None:
+        from .settings import option_key
+
+        for name in options:
+            option_key(name)
+        self.db = db
+        self.options = options
+        if app is not None:
+            self.init_app(app, db)
+
+    def init_app(self, app: Flask, db: SQLAlchemy | None = None) -> None:
+        """Register the extension and the ``flask db`` commands on ``app``."""
+        if _EXTENSION_KEY in app.extensions:
+            raise ConfigError(
+                f"SchemaVer is already set up on app {app.name!r}; call init_app "
+                "once per app"
+            )
+        db = db or self.db or app.extensions.get("sqlalchemy")
+        if db is None:
+            raise ConfigError(
+                f"Flask-SQLAlchemy is not set up on app {app.name!r}: call "
+                "db.init_app(app) before schemaver.init_app(app), or pass db"
+            )
+        settings = Settings.from_app(app, self.options)
+        state = _State(db=db, settings=settings, notices=_flask_migrate_notices(settings))
+        app.extensions[_EXTENSION_KEY] = state
+
+        from .cli import make_group
+
+        app.cli.add_command(make_group(self, state.notices), settings.command)
+
+    # -- binds ---------------------------------------------------------------------
+
+    def _state(self) -> _State:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        state: _State | None = app.extensions.get(_EXTENSION_KEY)
+        if state is None:
+            raise ConfigError(
+                f"SchemaVer is not set up on app {app.name!r}; call schemaver.init_app(app)"
+            )
+        if state.binds is None:
+            state.binds = resolve_binds(app, state.db, state.settings)
+        return state
+
+    @property
+    def binds(self) -> dict[str, Bind]:
+        """The current app's binds by name, the default database first."""
+        binds = self._state().binds
+        assert binds is not None
+        return binds
+
+    def select(self, bind: BindNames = None) -> list[Bind]:
+        """The binds named by ``bind`` (one name or several); every bind when None."""
+        return select(self.binds, bind)
+
+    # -- revision files --------------------------------------------------------------
+
+    def init(self, bind: BindNames = None) -> dict[str, bool]:
+        """Create the revision folders; map each bind to whether its folder is new."""
+        from . import operations
+
+        return {b.name: operations.init(b) for b in self.select(bind)}
+
+    def revision(
+        self,
+        message: str | None = None,
+        bind: BindNames = None,
+        *,
+        autogenerate: bool = False,
+        head: str = "head",
+        splice: bool = False,
+        branch_label: str | None = None,
+        depends_on: Sequence[str] = (),
+        rev_id: str | None = None,
+        x_args: Sequence[str] = (),
+    ) -> list[RevisionResult]:
+        """Write a new revision for each bind named (all binds when autogenerating)."""
+        from . import operations
+
+        binds = self.select(bind)
+        if len(binds) > 1 and not autogenerate:
+            raise UsageError(
+                "an empty revision is written for one bind at a time; name it with "
+                f"--bind (binds: {', '.join(self.binds)})"
+            )
+        if len(binds) > 1 and rev_id:
+            raise UsageError("--rev-id names one revision; use it with a single --bind")
+        taken = self._taken_ids(rev_id)
+        state = self._state()
+        results = []
+        for b in binds:
+            result = operations.revision(
+                b,
+                state.settings,
+                message=message,
+                autogenerate=autogenerate,
+                head=head,
+                splice=splice,
+                branch_label=branch_label,
+                depends_on=depends_on,
+                rev_id=rev_id,
+                taken_ids=taken,
+                x_args=x_args,
+            )
+            taken.update(r.id for r in result.revisions)
+            results.append(result)
+        return results
+
+    def migrate(
+        self,
+        message: str | None = None,
+        bind: BindNames = None,
+        *,
+        rev_id: str | None = None,
+        x_args: Sequence[str] = (),
+        **options: Any,
+    ) -> list[RevisionResult]:
+        """Autogenerate one revision per bind whose models differ from its database."""
+        return self.revision(
+            message, bind, autogenerate=True, rev_id=rev_id, x_args=x_args, **options
+        )
+
+    def merge(
+        self,
+        revisions: Sequence[str] = ("heads",),
+        bind: BindNames = None,
+        *,
+        message: str | None = None,
+        branch_label: str | None = None,
+        rev_id: str | None = None,
+    ) -> list[RevisionResult]:
+        """Join heads into one revision; binds with a single head are left alone."""
+        from . import operations
+
+        binds = self.select(bind)
+        if len(binds) > 1 and (rev_id or list(revisions) != ["heads"]):
+            raise UsageError("merging named revisions or --rev-id needs a single --bind")
+        taken = self._taken_ids(rev_id)
+        results = []
+        for b in binds:
+            result = operations.merge(
+                b,
+                self._state().settings,
+                revisions,
+                message=message,
+                branch_label=branch_label,
+                rev_id=rev_id,
+                taken_ids=taken,
+            )
+            taken.update(r.id for r in result.revisions)
+            results.append(result)
+        return results
+
+    def edit(self, revision: str = "head", bind: BindNames = None) -> list[Revision]:
+        """Open the revision file in the user's editor; return what was opened."""
+        import click
+
+        binds = self.select(bind)
+        if len(binds) > 1:
+            raise UsageError("edit opens one bind's revision; name it with --bind")
+        found = self.show(revision, binds[0].name)[binds[0].name]
+        for rev in found:
+            click.edit(filename=rev.path)
+        return found
+
+    def _taken_ids(self, rev_id: str | None) -> set[str]:
+        from . import inspection
+
+        settings = self._state().settings
+        taken: set[str] = set()
+        for b in self.binds.values():
+            ids = inspection.revision_ids(b, settings)
+            if rev_id and rev_id in ids:
+                raise UsageError(
+                    f"revision id {rev_id!r} is already used by bind {b.name!r}; "
+                    "choose another --rev-id"
+                )
+            taken |= ids
+        return taken
+
+    # -- the database --------------------------------------------------------------
+
+    def upgrade(
+        self,
+        revision: str = "heads",
+        bind: BindNames = None,
+        *,
+        sql: bool = False,
+        tag: str | None = None,
+        x_args: Sequence[str] = (),
+        on_step: StepCallback | None = None,
+    ) -> list[RunResult]:
+        """Upgrade each bind named (all by default) to ``revision``."""
+        from . import operations
+
+        settings = self._state().settings
+        return [
+            operations.upgrade(
+                b, settings, revision, sql=sql, tag=tag, x_args=x_args, on_step=on_step
+            )
+            for b in self.select(bind)
+        ]
+
+    def downgrade(
+        self,
+        revision: str = "-1",
+        bind: BindNames = None,
+        *,
+        all_binds: bool = False,
+        sql: bool = False,
+        tag: str | None = None,
+        x_args: Sequence[str] = (),
+        on_step: StepCallback | None = None,
+    ) -> list[RunResult]:
+        """Downgrade the binds named to ``revision``; several binds need ``all_binds``."""
+        from . import operations
+
+        settings = self._state().settings
+        return [
+            operations.downgrade(
+                b, settings, revision, sql=sql, tag=tag, x_args=x_args, on_step=on_step
+            )
+            for b in self._destructive("downgrade", bind, all_binds)
+        ]
+
+    def stamp(
+        self,
+        revision: str,
+        bind: BindNames = None,
+        *,
+        all_binds: bool = False,
+        purge: bool = False,
+        sql: bool = False,
+        tag: str | None = None,
+        x_args: Sequence[str] = (),
+    ) -> list[RunResult]:
+        """Set the version table of the binds named, running no migration."""
+        from . import operations
+
+        settings = self._state().settings
+        return [
+            operations.stamp(
+                b, settings, revision, sql=sql, tag=tag, purge=purge, x_args=x_args
+            )
+            for b in self._destructive("stamp", bind, all_binds)
+        ]
+
+    def _destructive(self, verb: str, bind: BindNames, all_binds: bool) -> list[Bind]:
+        binds = self.select(bind)
+        if len(self.binds) > 1 and not bind and not all_binds:
+            raise UsageError(
+                f"{verb} changes a database's version: name the binds with --bind "
+                f"({', '.join(self.binds)}) or pass --all-binds"
+            )
+        return binds
+
+    # -- looking -------------------------------------------------------------------
+
+    def current(self, bind: BindNames = None) -> dict[str, tuple[str, ...]]:
+        """The revisions each bind's database is at."""
+        from . import inspection
+
+        return {b.name: inspection.current(b) for b in self.select(bind)}
+
+    def heads(self, bind: BindNames = None) -> dict[str, list[Revision]]:
+        """Each bind's head revisions."""
+        from . import inspection
+
+        settings = self._state().settings
+        return {b.name: inspection.heads(b, settings) for b in self.select(bind)}
+
+    def branches(self, bind: BindNames = None) -> dict[str, list[Revision]]:
+        """Each bind's branch points."""
+        from . import inspection
+
+        settings = self._state().settings
+        return {b.name: inspection.branches(b, settings) for b in self.select(bind)}
+
+    def history(
+        self, rev_range: str | None = None, bind: BindNames = None
+    ) -> dict[str, list[Revision]]:
+        """Each bind's revisions, newest first, optionally limited to ``start:end``."""
+        from . import inspection
+
+        settings = self._state().settings
+        return {
+            b.name: inspection.history(b, settings, rev_range) for b in self.select(bind)
+        }
+
+    def show(self, revision: str = "head", bind: BindNames = None) -> dict[str, list[Revision]]:
+        """The revisions ``revision`` names in each bind."""
+        from . import inspection
+
+        settings = self._state().settings
+        return {b.name: inspection.show(b, settings, revision) for b in self.select(bind)}
+
+    def status(self, bind: BindNames = None) -> list[BindStatus]:
+        """Each bind's revisions marked applied or pending, and what its database is at."""
+        from . import inspection
+
+        settings = self._state().settings
+        return [inspection.status(b, settings) for b in self.select(bind)]
+
+    def check(self, bind: BindNames = None) -> list[CheckResult]:
+        """Per bind: several heads, unapplied revisions, and models the revisions miss."""
+        from . import inspection
+
+        settings = self._state().settings
+        return [inspection.check(b, settings) for b in self.select(bind)]
+
+
+def _flask_migrate_notices(settings: Settings) -> list[str]:
+    folder = Path(settings.directory)
+    leftovers = [name for name in ("env.py", "alembic.ini") if (folder / name).is_file()]
+    if not leftovers:
+        return []
+    files = " and ".join(str(folder / name) for name in leftovers)
+    return [f"notice: {files} not used by flask_schemaver; safe to delete"]

@@ -1,0 +1,147 @@
+"""What the Python API returns: plain data about binds, revisions and runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+
+if TYPE_CHECKING:
+    from alembic.script import Script
+
+
+def _ids(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One revision file of a bind's chain."""
+
+    id: str
+    down_revisions: tuple[str, ...]
+    message: str
+    branch_labels: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    path: str
+    is_head: bool
+    is_branch_point: bool
+    is_merge_point: bool
+    #: The file's whole docstring (message, revision id, create date, ...).
+    docstring: str
+
+    @classmethod
+    def from_script(cls, script: Script) -> Revision:
+        return cls(
+            id=script.revision,
+            down_revisions=_ids(script.down_revision),
+            message=script.doc or "",
+            branch_labels=tuple(sorted(script.branch_labels)),
+            depends_on=_ids(script.dependencies),
+            path=script.path,
+            is_head=script.is_head,
+            is_branch_point=script.is_branch_point,
+            is_merge_point=script.is_merge_point,
+            docstring=script.longdoc,
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    """One migration that ran (or was stamped) on a bind."""
+
+    bind: str
+    source: tuple[str, ...]
+    destination: tuple[str, ...]
+    revision: str
+    message: str
+    is_upgrade: bool
+    is_stamp: bool
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    """The outcome of upgrade, downgrade or stamp on one bind."""
+
+    bind: str
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    steps: list[Step] = field(default_factory=list)
+    #: Offline SQL when run with ``sql=True``; nothing ran against the database then.
+    sql: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass(frozen=True)
+class RevisionStatus:
+    """A revision of a bind and whether the bind's database has it applied."""
+
+    revision: Revision
+    applied: bool
+
+
+@dataclass
+class BindStatus:
+    """Where a bind's database stands against its revision chain."""
+
+    bind: str
+    url: str
+    current: tuple[str, ...]
+    heads: tuple[str, ...]
+    revisions: list[RevisionStatus]
+    #: Revisions the version table names that have no file on disk.
+    missing: tuple[str, ...]
+
+    @property
+    def pending(self) -> list[Revision]:
+        return [s.revision for s in self.revisions if not s.applied]
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending and not self.missing
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["up_to_date"] = self.up_to_date
+        return data
+
+
+@dataclass
+class CheckResult:
+    """What ``check`` found on one bind."""
+
+    bind: str
+    #: Alembic operations that autogenerate would write, one line each.
+    drift: list[str]
+    pending: list[str]
+    heads: tuple[str, ...]
+    missing: tuple[str, ...] = ()
+    #: False when the models were not compared because the database is not at head.
+    compared: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return not (self.drift or self.pending or self.missing or len(self.heads) > 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+@dataclass
+class RevisionResult:
+    """Revision files written for one bind; empty when autogenerate found no change."""
+
+    bind: str
+    revisions: list[Revision]
