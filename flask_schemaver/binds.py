@@ -144,17 +144,21 @@ def resolve_binds(app: Flask, db: SQLAlchemy, settings: Settings) -> dict[str, B
         )
 
     binds: dict[str, Bind] = {}
+    # Tables of excluded binds still belong to someone else when they share a database.
+    excluded: list[tuple[sa.Engine, sa.MetaData]] = []
     for key in keys:
         name = names[key]
         overrides = settings.binds.get(name, {})
-        if overrides.get("exclude"):
-            continue
         engine = engines[key]
+        metadata = db.metadatas.get(key) or sa.MetaData()
+        if overrides.get("exclude"):
+            excluded.append((engine, metadata))
+            continue
         binds[name] = Bind(
             name=name,
             key=key,
             engine=engine,
-            metadata=db.metadatas.get(key) or sa.MetaData(),
+            metadata=metadata,
             directory=_directory(settings, name, overrides.get("directory")),
             version_table=overrides.get("version_table") or default_version_table(name),
             version_table_schema=overrides.get("version_table_schema"),
@@ -165,7 +169,7 @@ def resolve_binds(app: Flask, db: SQLAlchemy, settings: Settings) -> dict[str, B
             "every bind is excluded in SCHEMAVER_BINDS; there is nothing to migrate"
         )
     _check_distinct(binds.values())
-    _mark_foreign_tables(binds.values())
+    _mark_foreign_tables(binds.values(), excluded)
     return binds
 
 
@@ -225,17 +229,21 @@ def _check_distinct(binds: Iterable[Bind]) -> None:
             )
 
 
-def _mark_foreign_tables(binds: Iterable[Bind]) -> None:
+def _mark_foreign_tables(
+    binds: Iterable[Bind], excluded: Iterable[tuple[sa.Engine, sa.MetaData]]
+) -> None:
     binds = list(binds)
+    owners = [(b, b.engine, b.metadata) for b in binds]
+    owners += [(None, engine, metadata) for engine, metadata in excluded]
     for bind in binds:
+        here = _database_identity(bind.engine)
         foreign: set[tuple[str | None, str]] = set()
-        for other in binds:
-            if other is bind or _database_identity(other.engine) != _database_identity(
-                bind.engine
-            ):
+        for owner, engine, metadata in owners:
+            if owner is bind or _database_identity(engine) != here:
                 continue
-            foreign.update((t.schema, t.name) for t in other.metadata.tables.values())
-            foreign.add((other.version_table_schema, other.version_table))
+            foreign.update((t.schema, t.name) for t in metadata.tables.values())
+            if owner is not None:
+                foreign.add((owner.version_table_schema, owner.version_table))
         bind.foreign_tables = frozenset(foreign)
 
 

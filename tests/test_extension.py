@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_schemaver import ConfigError
+from flask_schemaver import SchemaVer
+
+from conftest import AppMaker
+
+
+def test_app_factory_pattern(tmp_path: Path) -> None:
+    db = SQLAlchemy()
+    schemaver = SchemaVer(directory=str(tmp_path / "mig"))
+
+    def create_app(name: str) -> Flask:
+        app = Flask(name, root_path=str(tmp_path))
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / name}.db"
+        db.init_app(app)
+        schemaver.init_app(app)
+        return app
+
+    one, two = create_app("one"), create_app("two")
+    assert one.config["SCHEMAVER_DIRECTORY"] == str(tmp_path / "mig")
+    assert one.config["SCHEMAVER_COMMAND"] == "db"
+    with one.app_context():
+        assert schemaver.binds["default"].engine.url.database.endswith("one.db")
+    with two.app_context():
+        assert schemaver.binds["default"].engine.url.database.endswith("two.db")
+    assert "db" in one.cli.commands and "db" in two.cli.commands
+
+
+def test_config_beats_constructor_option(tmp_path: Path) -> None:
+    app = Flask("x", root_path=str(tmp_path))
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+    app.config["SCHEMAVER_COMMAND"] = "schema"
+    SchemaVer(app, SQLAlchemy(app), command="other")
+    assert "schema" in app.cli.commands
+    assert "db" not in app.cli.commands
+
+
+def test_unknown_option() -> None:
+    with pytest.raises(TypeError, match="unknown option 'folder'"):
+        SchemaVer(folder="x")
+
+
+def test_init_app_twice_refused(make_app: AppMaker) -> None:
+    app = make_app()
+    with pytest.raises(ConfigError, match="already set up on app"):
+        make_app.schemaver.init_app(app)
+
+
+def test_needs_flask_sqlalchemy(tmp_path: Path) -> None:
+    app = Flask("bare", root_path=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"call db.init_app\(app\)"):
+        SchemaVer(app)
+
+
+def test_db_registered_after_schemaver(tmp_path: Path) -> None:
+    app = Flask("late", root_path=str(tmp_path))
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+    app.config["SCHEMAVER_DIRECTORY"] = str(tmp_path / "m")
+    db = SQLAlchemy()
+    schemaver = SchemaVer(app, db)
+    with app.app_context(), pytest.raises(ConfigError, match="Flask-SQLAlchemy is not set up"):
+        schemaver.binds  # noqa: B018
+    db.init_app(app)
+    with app.app_context():
+        assert list(schemaver.binds) == ["default"]
+
+
+def test_bad_config_values(make_app: AppMaker) -> None:
+    with pytest.raises(ConfigError, match="SCHEMAVER_BINDS must be a dict"):
+        make_app(SCHEMAVER_BINDS=["x"])
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) folder"):
+        make_app(SCHEMAVER_BINDS={"default": {"folder": "x"}})
+    with pytest.raises(ConfigError, match="SCHEMAVER_POST_WRITE_HOOKS must be a list"):
+        make_app(SCHEMAVER_POST_WRITE_HOOKS={"hooks": "ruff"})
+    with pytest.raises(ConfigError, match="TRUNCATE_SLUG_LENGTH must be a positive"):
+        make_app(SCHEMAVER_TRUNCATE_SLUG_LENGTH=0)
+
+
+def test_importing_and_init_app_do_not_import_alembic(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        from flask import Flask
+        from flask_sqlalchemy import SQLAlchemy
+        from flask_schemaver import SchemaVer
+        app = Flask("x", root_path={str(tmp_path)!r})
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+        app.config["SQLALCHEMY_BINDS"] = {{"other": "sqlite://"}}
+        SchemaVer(app, SQLAlchemy(app))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "flask_schemaver.extension" in imported  # the measurement works
+    assert not {m for m in imported if m == "alembic" or m.startswith("alembic.")}
