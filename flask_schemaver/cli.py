@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Lets a revision argument such as ``-2`` through instead of reading it as an option.
+_RELATIVE = {"ignore_unknown_options": True}
+
 
 class SchemaVerGroup(AppGroup):
     """Command group that reports flask_schemaver's errors as one clean line."""
@@ -293,7 +296,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         )
         _print_written(results, "one head, nothing to merge")
 
-    @db.command()
+    @db.command(context_settings=_RELATIVE)
     @bind_option
     @click.argument("revision", default="heads")
     @run_options
@@ -314,7 +317,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         for result in results:
             echo(_summary(result, "upgrade"))
 
-    @db.command()
+    @db.command(context_settings=_RELATIVE)
     @bind_option
     @all_binds_option
     @click.argument("revision", default="-1")
@@ -343,7 +346,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         for result in results:
             echo(_summary(result, "downgrade"))
 
-    @db.command()
+    @db.command(context_settings=_RELATIVE)
     @bind_option
     @all_binds_option
     @click.argument("revision")
