@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -186,10 +186,12 @@ def _context_options(
     per_bind = overrides.get("context") or {}
     if not isinstance(per_bind, Mapping):
         raise ConfigError(f"SCHEMAVER_BINDS[{name!r}]['context'] must be a dict")
-    for source, options in (("SCHEMAVER_CONTEXT", settings.context), (name, per_bind)):
-        reserved = _RESERVED_CONTEXT.intersection(options)
+    for where, given in (
+        ("SCHEMAVER_CONTEXT", settings.context),
+        (f"SCHEMAVER_BINDS[{name!r}]", per_bind),
+    ):
+        reserved = _RESERVED_CONTEXT.intersection(given)
         if reserved:
-            where = source if source == "SCHEMAVER_CONTEXT" else f"SCHEMAVER_BINDS[{name!r}]"
             raise ConfigError(
                 f"{where} sets {', '.join(sorted(reserved))}, which flask_schemaver sets "
                 "itself; use the bind options version_table and version_table_schema"
@@ -233,6 +235,7 @@ def _mark_foreign_tables(
     binds: Iterable[Bind], excluded: Iterable[tuple[sa.Engine, sa.MetaData]]
 ) -> None:
     binds = list(binds)
+    owners: list[tuple[Bind | None, sa.Engine, sa.MetaData]]
     owners = [(b, b.engine, b.metadata) for b in binds]
     owners += [(None, engine, metadata) for engine, metadata in excluded]
     for bind in binds:

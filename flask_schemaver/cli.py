@@ -10,8 +10,8 @@ import json
 import os
 from collections.abc import Callable
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import TYPE_CHECKING
 from typing import TypeVar
 
 import click
@@ -81,7 +81,8 @@ def _revision_line(rev: Revision, current: Sequence[str] = ()) -> str:
 
 def _verbose(rev: Revision, current: Sequence[str] = ()) -> str:
     lines = [
-        f"Rev: {rev.id}" + (" (head)" if rev.is_head else "")
+        f"Rev: {rev.id}"
+        + (" (head)" if rev.is_head else "")
         + (" (current)" if rev.id in current else ""),
         f"Parent: {_ids(rev.down_revisions)}",
     ]
@@ -98,10 +99,7 @@ def _verbose(rev: Revision, current: Sequence[str] = ()) -> str:
 def _step_line(step: Step) -> str:
     verb = "stamp" if step.is_stamp else ("upgrade" if step.is_upgrade else "downgrade")
     arrow = f"{_ids(step.source)} → {_ids(step.destination)}"
-    return (
-        f"[{_bind(step.bind)}] {verb} {arrow}  {step.message} "
-        f"({step.seconds:.2f}s)"
-    )
+    return f"[{_bind(step.bind)}] {verb} {arrow}  {step.message} ({step.seconds:.2f}s)"
 
 
 def _print_step(step: Step) -> None:
@@ -115,7 +113,9 @@ def _summary(result: RunResult, verb: str) -> str:
         return f"{name}: nothing to do, at {_ids(result.after)}"
     if verb == "stamp":
         return f"{name}: stamped {_ids(result.before)} → {_ids(result.after)}"
-    done = click.style(f"{count} revision{'s' if count != 1 else ''} {verb}d", fg="green")
+    done = click.style(
+        f"{count} revision{'s' if count != 1 else ''} {verb}d", fg="green"
+    )
     return f"{name}: {done}, now at {_ids(result.after)}"
 
 
@@ -151,9 +151,13 @@ def run_options(func: F) -> F:
     for option in reversed(
         [
             click.option(
-                "--sql", is_flag=True, help="Print the SQL instead of running it (offline)."
+                "--sql",
+                is_flag=True,
+                help="Print the SQL instead of running it (offline).",
             ),
-            click.option("--tag", help="Arbitrary tag passed to the migration scripts."),
+            click.option(
+                "--tag", help="Arbitrary tag passed to the migration scripts."
+            ),
             click.option(
                 "-x",
                 "x_args",
@@ -176,9 +180,9 @@ def all_binds_option(func: F) -> F:
 
 
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")(
-        func
-    )
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON for tools."
+    )(func)
 
 
 def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
@@ -208,8 +212,12 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
     @click.option(
         "--autogenerate", is_flag=True, help="Write the operations from the models."
     )
-    @click.option("--head", default="head", show_default=True, help="Revision to build on.")
-    @click.option("--splice", is_flag=True, help="Allow building on a non-head revision.")
+    @click.option(
+        "--head", default="head", show_default=True, help="Revision to build on."
+    )
+    @click.option(
+        "--splice", is_flag=True, help="Allow building on a non-head revision."
+    )
     @click.option("--branch-label", help="Label for the branch this revision starts.")
     @click.option(
         "--depends-on", multiple=True, help="Revision this one depends on; repeatable."
@@ -263,7 +271,10 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         x_args: tuple[str, ...],
     ) -> None:
         """Autogenerate one revision per bind whose models changed."""
-        _print_written(schemaver.migrate(message, binds, rev_id=rev_id, x_args=x_args), "no changes")
+        _print_written(
+            schemaver.migrate(message, binds, rev_id=rev_id, x_args=x_args),
+            "no changes",
+        )
 
     @db.command()
     @bind_option
@@ -309,7 +320,12 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
     ) -> None:
         """Upgrade the databases to a later revision (default: heads)."""
         results = schemaver.upgrade(
-            revision, binds, sql=sql, tag=tag, x_args=x_args, on_step=None if sql else _print_step
+            revision,
+            binds,
+            sql=sql,
+            tag=tag,
+            x_args=x_args,
+            on_step=None if sql else _print_step,
         )
         if sql:
             _print_sql(results, safe_urls())
@@ -365,7 +381,13 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
     ) -> None:
         """Record a revision in the version table without running migrations."""
         results = schemaver.stamp(
-            revision, binds, all_binds=all_binds, purge=purge, sql=sql, tag=tag, x_args=x_args
+            revision,
+            binds,
+            all_binds=all_binds,
+            purge=purge,
+            sql=sql,
+            tag=tag,
+            x_args=x_args,
         )
         if sql:
             _print_sql(results, safe_urls())
@@ -391,7 +413,10 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         "-i", "--indicate-current", is_flag=True, help="Mark the database's revision."
     )
     def history(
-        binds: tuple[str, ...], rev_range: str | None, verbose: bool, indicate_current: bool
+        binds: tuple[str, ...],
+        rev_range: str | None,
+        verbose: bool,
+        indicate_current: bool,
     ) -> None:
         """List the revisions of each bind, newest first."""
         current = schemaver.current(binds) if indicate_current else {}
@@ -477,14 +502,22 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
                     echo(f"{name}: {click.style('ok', fg='green')}")
                     continue
                 if len(result.heads) > 1:
-                    echo(f"{name}: several heads {', '.join(result.heads)}; run 'flask db merge'")
+                    echo(
+                        f"{name}: several heads {', '.join(result.heads)}; run 'flask db merge'"
+                    )
                 if result.missing:
-                    echo(f"{name}: applied revisions without a file: {', '.join(result.missing)}")
+                    echo(
+                        f"{name}: applied revisions without a file: {', '.join(result.missing)}"
+                    )
                 if result.pending:
-                    echo(f"{name}: {len(result.pending)} unapplied revision(s): "
-                         f"{', '.join(result.pending)}; run 'flask db upgrade'")
+                    echo(
+                        f"{name}: {len(result.pending)} unapplied revision(s): "
+                        f"{', '.join(result.pending)}; run 'flask db upgrade'"
+                    )
                 if result.drift:
-                    echo(f"{name}: models differ from the database; run 'flask db migrate':")
+                    echo(
+                        f"{name}: models differ from the database; run 'flask db migrate':"
+                    )
                     for line in result.drift:
                         echo(f"    {line}")
         if not all(r.ok for r in results):
@@ -494,7 +527,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
     @json_option
     def list_binds(as_json: bool) -> None:
         """List the binds with their database, folder and version table."""
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "bind": b.name,
                 "url": b.safe_url,
@@ -508,8 +541,8 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
             click.echo(json.dumps(rows, indent=2))
             return
         for row in rows:
-            echo(f"{_bind(row['bind'])}: {row['url']}  {row['directory']}  {row['version_table']}")
+            echo(
+                f"{_bind(row['bind'])}: {row['url']}  {row['directory']}  {row['version_table']}"
+            )
 
     return db
-
-

@@ -14,16 +14,16 @@ from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import TextIO
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from alembic.script import revision as revision_errors
+from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
 from .exceptions import DatabaseError
@@ -65,7 +65,9 @@ def make_config(
     config = Config(
         output_buffer=output_buffer,
         stdout=io.StringIO(),
-        cmd_opts=argparse.Namespace(quiet=True, x=list(x_args), autogenerate=autogenerate),
+        cmd_opts=argparse.Namespace(
+            quiet=True, x=list(x_args), autogenerate=autogenerate
+        ),
     )
     config.set_main_option("script_location", _escape(SCRIPT_LOCATION))
     config.set_main_option("path_separator", "os")
@@ -74,7 +76,9 @@ def make_config(
     if settings.timezone:
         config.set_main_option("timezone", _escape(settings.timezone))
     if settings.truncate_slug_length is not None:
-        config.set_main_option("truncate_slug_length", str(settings.truncate_slug_length))
+        config.set_main_option(
+            "truncate_slug_length", str(settings.truncate_slug_length)
+        )
     if settings.post_write_hooks:
         names = [hook["name"] for hook in settings.post_write_hooks]
         config.set_section_option("post_write_hooks", "hooks", ", ".join(names))
@@ -103,7 +107,8 @@ def run_env(context: EnvironmentContext) -> None:
     options = bind.configure_options()
     options["process_revision_directives"] = _revision_directives_hook(
         options.get("process_revision_directives"),
-        skip_empty=config.attributes[_SKIP_EMPTY] and config.cmd_opts.autogenerate,
+        skip_empty=config.attributes[_SKIP_EMPTY]
+        and getattr(config.cmd_opts, "autogenerate", False),
     )
     on_apply = config.attributes[_ON_APPLY]
     if on_apply is not None:
@@ -222,7 +227,9 @@ def translate_errors(bind: Bind) -> Iterator[None]:
     except sa.exc.DBAPIError as exc:
         raise DatabaseError(_database_message(bind, exc), bind.name) from exc
     except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseError(bind.hide_secrets(str(exc).splitlines()[0]), bind.name) from exc
+        raise DatabaseError(
+            bind.hide_secrets(str(exc).splitlines()[0]), bind.name
+        ) from exc
 
 
 def _database_message(bind: Bind, exc: sa.exc.DBAPIError) -> str:

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import TYPE_CHECKING
 
-from flask import Flask
 from flask import current_app
+from flask import Flask
 
 from .binds import Bind
 from .binds import resolve_binds
@@ -80,7 +80,9 @@ class SchemaVer:
                 "db.init_app(app) before schemaver.init_app(app), or pass db"
             )
         settings = Settings.from_app(app, self.options)
-        state = _State(db=db, settings=settings, notices=_flask_migrate_notices(settings))
+        state = _State(
+            db=db, settings=settings, notices=_flask_migrate_notices(settings)
+        )
         app.extensions[_EXTENSION_KEY] = state
 
         from .cli import make_group
@@ -192,7 +194,9 @@ class SchemaVer:
 
         binds = self.select(bind)
         if len(binds) > 1 and (rev_id or list(revisions) != ["heads"]):
-            raise UsageError("merging named revisions or --rev-id needs a single --bind")
+            raise UsageError(
+                "merging named revisions or --rev-id needs a single --bind"
+            )
         taken = self._taken_ids(rev_id)
         results = []
         for b in binds:
@@ -342,15 +346,20 @@ class SchemaVer:
 
         settings = self._state().settings
         return {
-            b.name: inspection.history(b, settings, rev_range) for b in self.select(bind)
+            b.name: inspection.history(b, settings, rev_range)
+            for b in self.select(bind)
         }
 
-    def show(self, revision: str = "head", bind: BindNames = None) -> dict[str, list[Revision]]:
+    def show(
+        self, revision: str = "head", bind: BindNames = None
+    ) -> dict[str, list[Revision]]:
         """The revisions ``revision`` names in each bind."""
         from . import inspection
 
         settings = self._state().settings
-        return {b.name: inspection.show(b, settings, revision) for b in self.select(bind)}
+        return {
+            b.name: inspection.show(b, settings, revision) for b in self.select(bind)
+        }
 
     def status(self, bind: BindNames = None) -> list[BindStatus]:
         """Each bind's revisions marked applied or pending, and what its database is at."""
@@ -369,7 +378,9 @@ class SchemaVer:
 
 def _flask_migrate_notices(settings: Settings) -> list[str]:
     folder = Path(settings.directory)
-    leftovers = [name for name in ("env.py", "alembic.ini") if (folder / name).is_file()]
+    leftovers = [
+        name for name in ("env.py", "alembic.ini") if (folder / name).is_file()
+    ]
     if not leftovers:
         return []
     files = " and ".join(str(folder / name) for name in leftovers)

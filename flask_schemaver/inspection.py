@@ -39,11 +39,15 @@ def branches(bind: Bind, settings: Settings) -> list[Revision]:
     scripts = _scripts(bind, settings)
     with environment.translate_errors(bind):
         return [
-            Revision.from_script(s) for s in scripts.walk_revisions() if s.is_branch_point
+            Revision.from_script(s)
+            for s in scripts.walk_revisions()
+            if s.is_branch_point
         ]
 
 
-def history(bind: Bind, settings: Settings, rev_range: str | None = None) -> list[Revision]:
+def history(
+    bind: Bind, settings: Settings, rev_range: str | None = None
+) -> list[Revision]:
     """The bind's revisions, newest first, optionally limited to ``start:end``."""
     base, head = "base", "heads"
     if rev_range:

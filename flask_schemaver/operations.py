@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.util import rev_id as random_rev_id
@@ -76,9 +76,19 @@ def stamp(
 ) -> RunResult:
     """Set the bind's version table to ``revision`` without running any migration."""
     if sql and purge:
-        raise UsageError("--purge needs the live database; it cannot be used with --sql")
+        raise UsageError(
+            "--purge needs the live database; it cannot be used with --sql"
+        )
     return _run(
-        command.stamp, bind, settings, revision, sql, x_args, on_step, tag=tag, purge=purge
+        command.stamp,
+        bind,
+        settings,
+        revision,
+        sql,
+        x_args,
+        on_step,
+        tag=tag,
+        purge=purge,
     )
 
 
@@ -97,7 +107,7 @@ def _run(
 
     def record(*, step: MigrationInfo, **_: Any) -> None:
         now = time.perf_counter()
-        script = step.up_revision
+        script: Any = step.up_revision
         done = Step(
             bind=bind.name,
             source=tuple(step.source_revision_ids),
@@ -152,7 +162,7 @@ def revision(
             head=head,
             splice=splice,
             branch_label=branch_label,
-            depends_on=list(depends_on) or None,
+            depends_on=list(depends_on) or None,  # type: ignore[arg-type]  # takes a list too
             rev_id=rev_id or new_rev_id(taken_ids),
         )
     return RevisionResult(bind.name, _revisions(written))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from alembic.script import Script

@@ -36,7 +36,9 @@ def option_key(name: str) -> str:
     """Map a ``SchemaVer(**options)`` name to its configuration key."""
     key = f"SCHEMAVER_{name.upper()}"
     if key not in DEFAULTS:
-        known = ", ".join(sorted(k.removeprefix("SCHEMAVER_").lower() for k in DEFAULTS))
+        known = ", ".join(
+            sorted(k.removeprefix("SCHEMAVER_").lower() for k in DEFAULTS)
+        )
         raise TypeError(f"SchemaVer() got an unknown option {name!r}; known: {known}")
     return key
 
@@ -91,7 +93,9 @@ class Settings:
             )
         slug = config["SCHEMAVER_TRUNCATE_SLUG_LENGTH"]
         if slug is not None and (not isinstance(slug, int) or slug < 1):
-            raise ConfigError("SCHEMAVER_TRUNCATE_SLUG_LENGTH must be a positive integer")
+            raise ConfigError(
+                "SCHEMAVER_TRUNCATE_SLUG_LENGTH must be a positive integer"
+            )
         return cls(
             directory=os.path.abspath(directory),
             command=str(config["SCHEMAVER_COMMAND"]),

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask_schemaver import SchemaVer
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_schemaver import SchemaVer
-
 POSTGRESQL_URL = os.environ.get(
-    "SCHEMAVER_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    "SCHEMAVER_TEST_POSTGRESQL_URL",
+    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
 )
 MYSQL_URL = os.environ.get(
     "SCHEMAVER_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
@@ -125,7 +125,11 @@ def _database_factory(
         with server.connect() as conn:
             conn.execute(sa.text(f"CREATE DATABASE {quote}{name}{quote}"))
         created.append(name)
-        return sa.make_url(base_url).set(database=name).render_as_string(hide_password=False)
+        return (
+            sa.make_url(base_url)
+            .set(database=name)
+            .render_as_string(hide_password=False)
+        )
 
     yield create
     for name in created:

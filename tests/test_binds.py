@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import AppMaker
-
 from flask_schemaver import ConfigError
 from flask_schemaver import UnknownBind
+
+from conftest import AppMaker
 
 
 def test_discovery_order_names_and_defaults(make_app: AppMaker) -> None:
@@ -40,11 +40,15 @@ def test_select_keeps_app_order_and_rejects_unknown(make_app: AppMaker) -> None:
         with pytest.raises(UnknownBind) as info:
             ext.select("nope")
         assert info.value.known == ("default", "a", "b")
-        assert "unknown bind 'nope'; the app's binds are: default, a, b" in str(info.value)
+        assert "unknown bind 'nope'; the app's binds are: default, a, b" in str(
+            info.value
+        )
 
 
 def test_binds_only_app(make_app: AppMaker) -> None:
-    app = make_app(uri=None, binds={"one": make_app.sqlite("one")}, tables={"one": {"t": []}})
+    app = make_app(
+        uri=None, binds={"one": make_app.sqlite("one")}, tables={"one": {"t": []}}
+    )
     with app.app_context():
         assert list(make_app.schemaver.binds) == ["one"]
 
@@ -57,8 +61,12 @@ def test_bind_named_default_refused(make_app: AppMaker) -> None:
 
 def test_schemaver_binds_unknown_name(make_app: AppMaker) -> None:
     app = make_app(SCHEMAVER_BINDS={"reports": {"exclude": True}})
-    with app.app_context(), pytest.raises(
-        ConfigError, match="SCHEMAVER_BINDS names unknown bind.*reports.*binds are: default"
+    with (
+        app.app_context(),
+        pytest.raises(
+            ConfigError,
+            match="SCHEMAVER_BINDS names unknown bind.*reports.*binds are: default",
+        ),
     ):
         make_app.schemaver.binds  # noqa: B018
 
@@ -97,15 +105,22 @@ def test_shared_folder_or_version_table_refused(make_app: AppMaker) -> None:
     app = make_app(binds={"b": same}, SCHEMAVER_BINDS={"b": {"directory": "versions"}})
     with app.app_context(), pytest.raises(ConfigError, match="would share the folder"):
         make_app.schemaver.binds  # noqa: B018
-    app = make_app(binds={"b": same}, SCHEMAVER_BINDS={"b": {"version_table": "alembic_version"}})
-    with app.app_context(), pytest.raises(ConfigError, match="would share the version table"):
+    app = make_app(
+        binds={"b": same}, SCHEMAVER_BINDS={"b": {"version_table": "alembic_version"}}
+    )
+    with (
+        app.app_context(),
+        pytest.raises(ConfigError, match="would share the version table"),
+    ):
         make_app.schemaver.binds  # noqa: B018
 
 
 def test_binds_sharing_a_database_ignore_each_others_tables(make_app: AppMaker) -> None:
     calls: list[Any] = []
 
-    def include_object(obj: Any, name: str, type_: str, reflected: bool, compare_to: Any) -> bool:
+    def include_object(
+        obj: Any, name: str, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
         calls.append(name)
         return name != "user_skip"
 

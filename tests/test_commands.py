@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import AppMaker
 from flask import Flask
-
 from flask_schemaver import SchemaVer
 from flask_schemaver import UnknownRevision
 from flask_schemaver import UsageError
+
+from conftest import AppMaker
 
 
 def cli(app: Flask, *args: str, code: int = 0, **env: str) -> str:
@@ -28,7 +28,9 @@ def cli(app: Flask, *args: str, code: int = 0, **env: str) -> str:
 def set_body(path: str, body: str) -> None:
     """Replace the ``upgrade()`` body of a revision file."""
     text = Path(path).read_text()
-    text = text.replace("def upgrade() -> None:\n    pass", f"def upgrade() -> None:\n{body}")
+    text = text.replace(
+        "def upgrade() -> None:\n    pass", f"def upgrade() -> None:\n{body}"
+    )
     Path(path).write_text(text)
 
 
@@ -53,7 +55,9 @@ def test_init(app: Flask, schemaver: SchemaVer) -> None:
     assert "default: exists" in cli(app, "init")
 
 
-def test_migrate_upgrade_status_check_cycle(two_binds: Flask, make_app: AppMaker) -> None:
+def test_migrate_upgrade_status_check_cycle(
+    two_binds: Flask, make_app: AppMaker
+) -> None:
     ext = make_app.schemaver
     out = cli(two_binds, "migrate", "-m", "first")
     assert re.search(r"default: wrote \w{12} first at .*migrations/versions/", out)
@@ -99,12 +103,16 @@ def test_check_reports_drift(app: Flask, schemaver: SchemaVer) -> None:
     assert data[0]["ok"] is False and data[0]["drift"]
 
 
-def test_revision_on_several_binds_needs_bind(two_binds: Flask, make_app: AppMaker) -> None:
+def test_revision_on_several_binds_needs_bind(
+    two_binds: Flask, make_app: AppMaker
+) -> None:
     with pytest.raises(UsageError, match="one bind at a time"):
         make_app.schemaver.revision("x")
     out = cli(two_binds, "revision", "-m", "x", code=2)
     assert "Error: an empty revision is written for one bind at a time" in out
-    out = cli(two_binds, "revision", "-m", "x", "--bind", "analytics", "--rev-id", "abc")
+    out = cli(
+        two_binds, "revision", "-m", "x", "--bind", "analytics", "--rev-id", "abc"
+    )
     assert "analytics: wrote abc x" in out
     assert (make_app.migrations / "analytics" / "abc_x.py").is_file()
 
@@ -114,17 +122,24 @@ def test_unknown_bind_is_a_usage_error(app: Flask) -> None:
     assert "Error: unknown bind 'nope'; the app's binds are: default" in out
 
 
-def test_downgrade_and_stamp_need_bind_with_several(two_binds: Flask, make_app: AppMaker) -> None:
+def test_downgrade_and_stamp_need_bind_with_several(
+    two_binds: Flask, make_app: AppMaker
+) -> None:
     ext = make_app.schemaver
     ext.migrate("first")
     ext.upgrade()
     for args in (["downgrade"], ["stamp", "base"]):
         out = cli(two_binds, *args, code=2)
-        assert "name the binds with --bind (default, analytics) or pass --all-binds" in out
+        assert (
+            "name the binds with --bind (default, analytics) or pass --all-binds" in out
+        )
     assert tables(two_binds, "analytics") == {"pageview", "alembic_version_analytics"}
 
     out = cli(two_binds, "downgrade", "base", "--bind", "analytics")
-    assert "[analytics] downgrade" in out and "analytics: 1 revision downgraded, now at <base>" in out
+    assert (
+        "[analytics] downgrade" in out
+        and "analytics: 1 revision downgraded, now at <base>" in out
+    )
     assert tables(two_binds, "analytics") == {"alembic_version_analytics"}
     assert ext.current() == {"default": ext.current()["default"], "analytics": ()}
     assert ext.current("default")["default"]
@@ -138,7 +153,11 @@ def test_stamp_and_purge(app: Flask, schemaver: SchemaVer) -> None:
     [r] = schemaver.migrate("first")
     rev = r.revisions[0].id
     [result] = schemaver.stamp("head")
-    assert result.after == (rev,) and not result.steps[0].is_upgrade or result.steps[0].is_stamp
+    assert (
+        result.after == (rev,)
+        and not result.steps[0].is_upgrade
+        or result.steps[0].is_stamp
+    )
     assert "user" not in tables(app, "default")
     out = cli(app, "stamp", "base")
     assert f"default: stamped {rev} → <base>" in out
@@ -164,11 +183,15 @@ def test_offline_sql_for_several_binds(two_binds: Flask, make_app: AppMaker) -> 
 
     out = cli(two_binds, "downgrade", "--sql", "--bind", "default", "head:base")
     assert "DROP TABLE user" in out
-    out = cli(two_binds, "stamp", "--sql", "--bind", "default", "--purge", "head", code=2)
+    out = cli(
+        two_binds, "stamp", "--sql", "--bind", "default", "--purge", "head", code=2
+    )
     assert "--purge needs the live database" in out
 
 
-def test_x_arguments_and_tag_reach_the_revision(app: Flask, schemaver: SchemaVer) -> None:
+def test_x_arguments_and_tag_reach_the_revision(
+    app: Flask, schemaver: SchemaVer
+) -> None:
     [r] = schemaver.revision("data", rev_id="d1")
     set_body(
         r.revisions[0].path,
@@ -221,12 +244,12 @@ def test_history_heads_show_current(app: Flask, schemaver: SchemaVer) -> None:
     assert "no branch points" in cli(app, "branches")
 
 
-def test_edit_opens_the_editor(app: Flask, schemaver: SchemaVer, tmp_path: Path) -> None:
+def test_edit_opens_the_editor(
+    app: Flask, schemaver: SchemaVer, tmp_path: Path
+) -> None:
     [r] = schemaver.revision("edit me", rev_id="e1")
     editor = tmp_path / "editor.py"
-    editor.write_text(
-        "import sys\nopen(sys.argv[1], 'a').write('# edited\\n')\n"
-    )
+    editor.write_text("import sys\nopen(sys.argv[1], 'a').write('# edited\\n')\n")
     out = cli(app, "edit", EDITOR=f"{sys.executable} {editor}")
     assert "edited " in out
     assert Path(r.revisions[0].path).read_text().endswith("# edited\n")

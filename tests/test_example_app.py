@@ -18,6 +18,10 @@ from example_app import schemaver
 
 BINDS = ["default", "analytics", "audit"]
 
+# pytest-flask pushes the context of the ``app`` fixture only for tests that use it;
+# the API tests call the module-level ``schemaver`` and need that context too.
+pytestmark = pytest.mark.usefixtures("app")
+
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:

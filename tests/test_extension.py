@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask_sqlalchemy import SQLAlchemy
-
 from flask_schemaver import ConfigError
 from flask_schemaver import SchemaVer
+from flask_sqlalchemy import SQLAlchemy
 
 from conftest import AppMaker
 
@@ -68,7 +67,10 @@ def test_db_registered_after_schemaver(tmp_path: Path) -> None:
     app.config["SCHEMAVER_DIRECTORY"] = str(tmp_path / "m")
     db = SQLAlchemy()
     schemaver = SchemaVer(app, db)
-    with app.app_context(), pytest.raises(ConfigError, match="Flask-SQLAlchemy is not set up"):
+    with (
+        app.app_context(),
+        pytest.raises(ConfigError, match="Flask-SQLAlchemy is not set up"),
+    ):
         schemaver.binds  # noqa: B018
     db.init_app(app)
     with app.app_context():
