@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import traceback
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -224,12 +226,32 @@ def translate_errors(bind: Bind) -> Iterator[None]:
         raise UnknownRevision(bind.hide_secrets(str(exc)), bind.name) from exc
     except revision_errors.RevisionError as exc:
         raise MigrationError(bind.hide_secrets(str(exc)), bind.name) from exc
+    except SyntaxError as exc:
+        raise MigrationError(
+            f"{exc.filename}, line {exc.lineno}: {exc.msg}; fix the revision file",
+            bind.name,
+        ) from exc
     except sa.exc.DBAPIError as exc:
         raise DatabaseError(_database_message(bind, exc), bind.name) from exc
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(
             bind.hide_secrets(str(exc).splitlines()[0]), bind.name
         ) from exc
+    except Exception as exc:
+        where = _revision_frame(bind, exc)
+        if where is None:
+            raise
+        detail = bind.hide_secrets(f"{type(exc).__name__}: {exc}")
+        raise MigrationError(f"{where}: {detail}", bind.name) from exc
+
+
+def _revision_frame(bind: Bind, exc: BaseException) -> str | None:
+    """The innermost place in one of the bind's revision files that ``exc`` passed."""
+    folder = str(bind.directory.resolve())
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if os.path.abspath(frame.filename).startswith(folder + os.sep):
+            return f"{frame.filename}, line {frame.lineno}"
+    return None
 
 
 def _database_message(bind: Bind, exc: sa.exc.DBAPIError) -> str:

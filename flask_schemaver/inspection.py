@@ -29,15 +29,15 @@ def revision_ids(bind: Bind, settings: Settings) -> set[str]:
 
 def heads(bind: Bind, settings: Settings) -> list[Revision]:
     """The bind's head revisions."""
-    scripts = _scripts(bind, settings)
     with environment.translate_errors(bind):
+        scripts = _scripts(bind, settings)
         return [Revision.from_script(s) for s in scripts.get_revisions("heads") if s]
 
 
 def branches(bind: Bind, settings: Settings) -> list[Revision]:
     """The bind's revisions that more than one revision builds on."""
-    scripts = _scripts(bind, settings)
     with environment.translate_errors(bind):
+        scripts = _scripts(bind, settings)
         return [
             Revision.from_script(s)
             for s in scripts.walk_revisions()
@@ -55,8 +55,8 @@ def history(
         if not sep:
             start, end = rev_range, ""
         base, head = start or "base", end or "heads"
-    scripts = _scripts(bind, settings)
     with environment.translate_errors(bind):
+        scripts = _scripts(bind, settings)
         if "current" in (base, head):
             current = environment.current_heads(bind) or ("base",)
             base = current[0] if base == "current" else base
@@ -66,8 +66,8 @@ def history(
 
 def show(bind: Bind, settings: Settings, revision: str) -> list[Revision]:
     """The revisions that ``revision`` names (an id, ``head``, ``label@head``, ...)."""
-    scripts = _scripts(bind, settings)
     with environment.translate_errors(bind):
+        scripts = _scripts(bind, settings)
         if revision == "current":
             names: tuple[str, ...] = environment.current_heads(bind)
         else:
@@ -87,9 +87,9 @@ def current(bind: Bind) -> tuple[str, ...]:
 
 def status(bind: Bind, settings: Settings) -> BindStatus:
     """Each revision of the bind, applied or pending, and what the database is at."""
-    scripts = _scripts(bind, settings)
     at = environment.current_heads(bind)
     with environment.translate_errors(bind):
+        scripts = _scripts(bind, settings)
         known = {s.revision: s for s in scripts.walk_revisions()}
         missing = tuple(rev for rev in at if rev not in known)
         present = tuple(rev for rev in at if rev in known)

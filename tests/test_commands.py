@@ -273,3 +273,31 @@ def test_every_command_has_help(app: Flask) -> None:
             if param.param_type_name == "option":
                 assert param.help, f"{name} {param.name}"
         assert f" db {name} " in cli(app, name, "--help")
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("def broken(:\n", "bad.py, line 1: invalid syntax"),
+        ("import no_such_module_here\n", "bad.py, line 1: ModuleNotFoundError"),
+    ],
+)
+def test_broken_revision_file_is_named(
+    app: Flask, schemaver: SchemaVer, source: str, expected: str
+) -> None:
+    schemaver.init()
+    (Path(app.config["SCHEMAVER_DIRECTORY"]) / "versions" / "bad.py").write_text(source)
+    for args in (["status"], ["upgrade"], ["heads"]):
+        out = cli(app, *args, code=1)
+        assert out.startswith("Error: [default] ") and expected in out
+        assert len(out.strip().splitlines()) == 1
+
+
+def test_error_inside_upgrade_names_file_and_line(
+    app: Flask, schemaver: SchemaVer
+) -> None:
+    [r] = schemaver.revision("boom", rev_id="b1")
+    set_body(r.revisions[0].path, "    raise RuntimeError('no way')\n")
+    out = cli(app, "upgrade", code=1)
+    assert "b1_boom.py, line 22: RuntimeError: no way" in out
+    assert schemaver.current() == {"default": ()}
