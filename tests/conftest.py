@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask_schemaver import SchemaVer
 from flask_sqlalchemy import SQLAlchemy
+
+from flask_schemaver import SchemaVer
 
 POSTGRESQL_URL = os.environ.get(
     "SCHEMAVER_TEST_POSTGRESQL_URL",

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask_schemaver import ConfigError
-from flask_schemaver import UnknownBind
 
 from conftest import AppMaker
+from flask_schemaver import ConfigError
+from flask_schemaver import UnknownBind
 
 
 def test_discovery_order_names_and_defaults(make_app: AppMaker) -> None:

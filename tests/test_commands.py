@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+
+from conftest import AppMaker
 from flask_schemaver import SchemaVer
 from flask_schemaver import UnknownRevision
 from flask_schemaver import UsageError
-
-from conftest import AppMaker
 
 
 def cli(app: Flask, *args: str, code: int = 0, **env: str) -> str:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask_schemaver import ConfigError
-from flask_schemaver import SchemaVer
 from flask_sqlalchemy import SQLAlchemy
 
 from conftest import AppMaker
+from flask_schemaver import ConfigError
+from flask_schemaver import SchemaVer
 
 
 def test_app_factory_pattern(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+
 from conftest import AppMaker
 
 
@@ -36,7 +37,7 @@ def test_script_options(make_app: AppMaker, tmp_path: Path) -> None:
     )
     assert out.exit_code == 0, out.output
     [path] = (make_app.migrations / "versions").glob("*.py")
-    assert re.fullmatch(r"\d{8}_\w{12}_a_long\.py", path.name), path.name
+    assert re.fullmatch(r"\d{8}_\w{12}_a_long_?\.py", path.name), path.name
     text = path.read_text()
     assert text.endswith("# formatted by hook\n")
     assert re.search(r"Create Date: .*\+00:00", text)
