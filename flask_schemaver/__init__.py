@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from .exceptions import ConfigError as ConfigError
 from .exceptions import DatabaseError as DatabaseError
+from .exceptions import LockTimeout as LockTimeout
 from .exceptions import MigrationError as MigrationError
 from .exceptions import MultipleHeads as MultipleHeads
+from .exceptions import RunFailed as RunFailed
 from .exceptions import SchemaVerError as SchemaVerError
 from .exceptions import UnknownBind as UnknownBind
 from .exceptions import UnknownRevision as UnknownRevision

@@ -56,6 +56,8 @@ class Bind:
     version_table_schema: str | None
     #: Options for Alembic's ``EnvironmentContext.configure``, defaults included.
     context_options: dict[str, Any] = field(default_factory=dict)
+    #: Whether upgrade, downgrade and stamp take the bind's migration lock.
+    lock: bool = True
     #: Tables in the same database that belong to other binds; never this bind's concern.
     foreign_tables: frozenset[tuple[str | None, str]] = frozenset()
 
@@ -63,6 +65,11 @@ class Bind:
     def dialect(self) -> str:
         """Name of the database dialect, e.g. ``"postgresql"``."""
         return self.engine.dialect.name
+
+    @property
+    def transactional_ddl(self) -> bool:
+        """Whether a failed migration's DDL is rolled back with its transaction."""
+        return self.dialect not in ("mysql", "mariadb", "oracle")
 
     @property
     def safe_url(self) -> str:
@@ -163,6 +170,7 @@ def resolve_binds(app: Flask, db: SQLAlchemy, settings: Settings) -> dict[str, B
             version_table=overrides.get("version_table") or default_version_table(name),
             version_table_schema=overrides.get("version_table_schema"),
             context_options=_context_options(engine, settings, name, overrides),
+            lock=bool(overrides.get("lock", settings.lock)),
         )
     if not binds:
         raise ConfigError(

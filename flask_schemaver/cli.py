@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Callable
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 from typing import TYPE_CHECKING
 from typing import TypeVar
@@ -17,10 +18,12 @@ from typing import TypeVar
 import click
 from flask.cli import AppGroup
 
+from .exceptions import RunFailed
 from .exceptions import SchemaVerError
 
 if TYPE_CHECKING:
     from .extension import SchemaVer
+    from .locking import LockWait
     from .results import Revision
     from .results import RevisionResult
     from .results import RunResult
@@ -106,8 +109,23 @@ def _print_step(step: Step) -> None:
     echo(_step_line(step))
 
 
+def _print_wait(wait: LockWait) -> None:
+    holder = f" held by {wait.holder}" if wait.holder else ""
+    echo(
+        f"[{_bind(wait.bind)}] {wait.waiter} waiting for the migration lock{holder} "
+        f"({wait.waited:.0f}s)",
+        err=True,
+    )
+
+
 def _summary(result: RunResult, verb: str) -> str:
     name = _bind(result.bind)
+    if result.outcome == "failed":
+        return f"{name}: {click.style('failed', fg='red')}"
+    if result.outcome == "skipped":
+        return f"{name}: skipped (--fail-fast)"
+    if result.note:
+        return f"{name}: {result.note}, at {_ids(result.after)}"
     count = sum(1 for s in result.steps if not s.is_stamp)
     if not result.changed and not result.steps:
         return f"{name}: nothing to do, at {_ids(result.after)}"
@@ -164,6 +182,11 @@ def run_options(func: F) -> F:
                 multiple=True,
                 metavar="KEY=VALUE",
                 help="Extra argument for the migration scripts; repeatable.",
+            ),
+            click.option(
+                "--fail-fast",
+                is_flag=True,
+                help="Stop at the first bind that fails; the rest are skipped.",
             ),
         ]
     ):
@@ -223,7 +246,13 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         "--depends-on", multiple=True, help="Revision this one depends on; repeatable."
     )
     @click.option("--rev-id", help="Use this revision id instead of a generated one.")
-    @run_options
+    @click.option(
+        "-x",
+        "x_args",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Extra argument for the environment; repeatable.",
+    )
     def revision(
         binds: tuple[str, ...],
         message: str | None,
@@ -233,13 +262,9 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         branch_label: str | None,
         depends_on: tuple[str, ...],
         rev_id: str | None,
-        sql: bool,
-        tag: str | None,
         x_args: tuple[str, ...],
     ) -> None:
         """Write a new revision file."""
-        if sql or tag:
-            raise click.UsageError("revision takes neither --sql nor --tag")
         results = schemaver.revision(
             message,
             binds,
@@ -307,6 +332,25 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         )
         _print_written(results, "one head, nothing to merge")
 
+    def run_and_report(
+        verb: str, sql: bool, call: Callable[..., list[RunResult]]
+    ) -> None:
+        if sql:
+            _print_sql(call(), safe_urls())
+            return
+        try:
+            results = call(on_step=_print_step, on_wait=_print_wait)
+        except RunFailed as exc:
+            for result in exc.results:
+                if result.error is not None:
+                    echo(f"Error: {result.error}", err=True)
+            if len(exc.results) > 1:
+                for result in exc.results:
+                    echo(_summary(result, verb))
+            raise click.exceptions.Exit(exc.exit_code) from None
+        for result in results:
+            echo(_summary(result, verb))
+
     @db.command(context_settings=_RELATIVE)
     @bind_option
     @click.argument("revision", default="heads")
@@ -317,21 +361,22 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         sql: bool,
         tag: str | None,
         x_args: tuple[str, ...],
+        fail_fast: bool,
     ) -> None:
         """Upgrade the databases to a later revision (default: heads)."""
-        results = schemaver.upgrade(
-            revision,
-            binds,
-            sql=sql,
-            tag=tag,
-            x_args=x_args,
-            on_step=None if sql else _print_step,
+        run_and_report(
+            "upgrade",
+            sql,
+            partial(
+                schemaver.upgrade,
+                revision,
+                binds,
+                sql=sql,
+                tag=tag,
+                x_args=x_args,
+                fail_fast=fail_fast,
+            ),
         )
-        if sql:
-            _print_sql(results, safe_urls())
-            return
-        for result in results:
-            echo(_summary(result, "upgrade"))
 
     @db.command(context_settings=_RELATIVE)
     @bind_option
@@ -345,22 +390,23 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         sql: bool,
         tag: str | None,
         x_args: tuple[str, ...],
+        fail_fast: bool,
     ) -> None:
         """Revert the databases to an earlier revision (default: -1)."""
-        results = schemaver.downgrade(
-            revision,
-            binds,
-            all_binds=all_binds,
-            sql=sql,
-            tag=tag,
-            x_args=x_args,
-            on_step=None if sql else _print_step,
+        run_and_report(
+            "downgrade",
+            sql,
+            partial(
+                schemaver.downgrade,
+                revision,
+                binds,
+                all_binds=all_binds,
+                sql=sql,
+                tag=tag,
+                x_args=x_args,
+                fail_fast=fail_fast,
+            ),
         )
-        if sql:
-            _print_sql(results, safe_urls())
-            return
-        for result in results:
-            echo(_summary(result, "downgrade"))
 
     @db.command(context_settings=_RELATIVE)
     @bind_option
@@ -378,22 +424,25 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         sql: bool,
         tag: str | None,
         x_args: tuple[str, ...],
+        fail_fast: bool,
     ) -> None:
         """Record a revision in the version table without running migrations."""
-        results = schemaver.stamp(
-            revision,
-            binds,
-            all_binds=all_binds,
-            purge=purge,
-            sql=sql,
-            tag=tag,
-            x_args=x_args,
-        )
-        if sql:
-            _print_sql(results, safe_urls())
-            return
-        for result in results:
-            echo(_summary(result, "stamp"))
+
+        def call(**callbacks: Any) -> list[RunResult]:
+            callbacks.pop("on_step", None)
+            return schemaver.stamp(
+                revision,
+                binds,
+                all_binds=all_binds,
+                purge=purge,
+                sql=sql,
+                tag=tag,
+                x_args=x_args,
+                fail_fast=fail_fast,
+                **callbacks,
+            )
+
+        run_and_report("stamp", sql, call)
 
     @db.command()
     @bind_option

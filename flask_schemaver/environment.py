@@ -35,6 +35,7 @@ from .exceptions import UnknownRevision
 
 if TYPE_CHECKING:
     from alembic.runtime.environment import EnvironmentContext
+    from alembic.runtime.migration import MigrationInfo
 
     from .binds import Bind
     from .settings import Settings
@@ -45,6 +46,7 @@ SCRIPT_LOCATION = Path(__file__).parent / "alembic_env"
 _BIND = "schemaver.bind"
 _CONNECTION = "schemaver.connection"
 _ON_APPLY = "schemaver.on_version_apply"
+_ON_START = "schemaver.on_step_start"
 _SKIP_EMPTY = "schemaver.skip_empty"
 
 
@@ -62,6 +64,7 @@ def make_config(
     output_buffer: TextIO | None = None,
     connection: sa.Connection | None = None,
     on_version_apply: Callable[..., None] | None = None,
+    on_step_start: Callable[[MigrationInfo], None] | None = None,
 ) -> Config:
     """Build the Alembic ``Config`` for one bind, without any file."""
     config = Config(
@@ -94,6 +97,7 @@ def make_config(
     config.attributes[_SKIP_EMPTY] = settings.skip_empty
     config.attributes[_CONNECTION] = connection
     config.attributes[_ON_APPLY] = on_version_apply
+    config.attributes[_ON_START] = on_step_start
     return config
 
 
@@ -124,6 +128,7 @@ def run_env(context: EnvironmentContext) -> None:
             dialect_opts={"paramstyle": "named"},
             **options,
         )
+        _watch_steps(context, config.attributes[_ON_START])
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -143,8 +148,32 @@ def _run_online(
     options: dict[str, Any],
 ) -> None:
     context.configure(connection=connection, target_metadata=bind.metadata, **options)
+    _watch_steps(context, context.config.attributes[_ON_START])
     with context.begin_transaction():
         context.run_migrations()
+
+
+def _watch_steps(
+    context: EnvironmentContext, on_start: Callable[[MigrationInfo], None] | None
+) -> None:
+    """Report each migration step just before it runs.
+
+    Alembic only reports steps after they succeed (``on_version_apply``); knowing the step
+    that is about to run lets a failure name its revision and a step be timed exactly.
+    """
+    if on_start is None:
+        return
+    migration_context = context.get_context()
+    produce_steps = migration_context._migrations_fn
+    if produce_steps is None:
+        return
+
+    def watched(heads: Any, ctx: MigrationContext) -> Iterator[Any]:
+        for step in produce_steps(heads, ctx):
+            on_start(step.info)
+            yield step
+
+    migration_context._migrations_fn = watched
 
 
 def _revision_directives_hook(
@@ -165,17 +194,28 @@ def _revision_directives_hook(
     return process_revision_directives
 
 
-def current_heads(bind: Bind) -> tuple[str, ...]:
+def current_heads(
+    bind: Bind, connection: sa.Connection | None = None
+) -> tuple[str, ...]:
     """The revisions the bind's version table names; empty for a new database."""
-    with translate_errors(bind), bind.engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection,
-            opts={
-                "version_table": bind.version_table,
-                "version_table_schema": bind.version_table_schema,
-            },
-        )
-        return tuple(context.get_current_heads())
+    with translate_errors(bind):
+        if connection is None:
+            with bind.engine.connect() as own:
+                return _read_heads(bind, own)
+        heads = _read_heads(bind, connection)
+        connection.commit()  # end the read so migrations start on a clean session
+        return heads
+
+
+def _read_heads(bind: Bind, connection: sa.Connection) -> tuple[str, ...]:
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "version_table": bind.version_table,
+            "version_table_schema": bind.version_table_schema,
+        },
+    )
+    return tuple(context.get_current_heads())
 
 
 def compare_models(bind: Bind) -> ops.UpgradeOps:
@@ -208,8 +248,13 @@ def render_operations(bind: Bind, upgrade_ops: ops.UpgradeOps) -> list[str]:
 
 
 @contextmanager
-def translate_errors(bind: Bind) -> Iterator[None]:
-    """Turn Alembic's and the database's errors into flask_schemaver's, naming the bind."""
+def translate_errors(
+    bind: Bind, running: Callable[[], str | None] | None = None
+) -> Iterator[None]:
+    """Turn Alembic's and the database's errors into flask_schemaver's, naming the bind.
+
+    ``running`` tells which revision was running, for errors raised by the database.
+    """
     try:
         yield
     except CommandError as exc:
@@ -232,7 +277,17 @@ def translate_errors(bind: Bind) -> Iterator[None]:
             bind.name,
         ) from exc
     except sa.exc.DBAPIError as exc:
-        raise DatabaseError(_database_message(bind, exc), bind.name) from exc
+        revision = running() if running else None
+        message = _database_message(bind, exc)
+        if revision:
+            message = f"{revision} failed: {message}"
+            if not bind.transactional_ddl:
+                message += (
+                    f". {bind.dialect} commits DDL statement by statement: the revision "
+                    "may have left part of its changes behind; check the schema before "
+                    "running it again"
+                )
+        raise DatabaseError(message, bind.name, revision) from exc
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(
             bind.hide_secrets(str(exc).splitlines()[0]), bind.name
@@ -242,7 +297,9 @@ def translate_errors(bind: Bind) -> Iterator[None]:
         if where is None:
             raise
         detail = bind.hide_secrets(f"{type(exc).__name__}: {exc}")
-        raise MigrationError(f"{where}: {detail}", bind.name) from exc
+        revision = running() if running else None
+        prefix = f"{revision} failed at " if revision else ""
+        raise MigrationError(f"{prefix}{where}: {detail}", bind.name) from exc
 
 
 def _revision_frame(bind: Bind, exc: BaseException) -> str | None:

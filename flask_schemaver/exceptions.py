@@ -7,6 +7,11 @@ turns :class:`UsageError` into exit code 2 and every other error into exit code 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .results import RunResult
 
 
 class SchemaVerError(Exception):
@@ -72,3 +77,37 @@ class DatabaseError(SchemaVerError):
     def __init__(self, message: str, bind: str, revision: str | None = None) -> None:
         self.revision = revision
         super().__init__(message, bind)
+
+
+class LockTimeout(SchemaVerError):
+    """Another process held a bind's migration lock for longer than the timeout."""
+
+    def __init__(self, bind: str, timeout: float, holder: str = "") -> None:
+        self.timeout = timeout
+        self.holder = holder
+        held_by = f" (held by {holder})" if holder else ""
+        super().__init__(
+            f"gave up after waiting {timeout:g}s for the migration lock{held_by}; "
+            "another migration is running: wait for it, or raise SCHEMAVER_LOCK_TIMEOUT",
+            bind,
+        )
+
+
+class RunFailed(SchemaVerError):
+    """Upgrade, downgrade or stamp failed on one or more binds.
+
+    ``results`` has one entry per bind: done, failed (with its error) or skipped.
+    """
+
+    def __init__(self, verb: str, results: Sequence[RunResult]) -> None:
+        self.verb = verb
+        self.results = list(results)
+        self.errors = [r.error for r in self.results if r.error is not None]
+        if all(e.exit_code == 2 for e in self.errors):
+            self.exit_code = 2
+        failed = [r.bind for r in self.results if r.outcome == "failed"]
+        if len(self.errors) == 1:
+            message = str(self.errors[0])
+        else:
+            message = f"{verb} failed on {len(failed)} binds: {', '.join(failed)}"
+        super().__init__(message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,12 +18,15 @@ from .binds import Bind
 from .binds import resolve_binds
 from .binds import select
 from .exceptions import ConfigError
+from .exceptions import RunFailed
+from .exceptions import SchemaVerError
 from .exceptions import UsageError
 from .settings import Settings
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
+    from .locking import WaitCallback
     from .operations import StepCallback
     from .results import BindStatus
     from .results import CheckResult
@@ -250,18 +254,34 @@ class SchemaVer:
         sql: bool = False,
         tag: str | None = None,
         x_args: Sequence[str] = (),
+        fail_fast: bool = False,
         on_step: StepCallback | None = None,
+        on_wait: WaitCallback | None = None,
     ) -> list[RunResult]:
-        """Upgrade each bind named (all by default) to ``revision``."""
+        """Upgrade each bind named (all by default) to ``revision``.
+
+        A bind that fails does not stop the others unless ``fail_fast``; when any bind
+        failed, :class:`~flask_schemaver.exceptions.RunFailed` carries every result.
+        """
         from . import operations
 
         settings = self._state().settings
-        return [
-            operations.upgrade(
-                b, settings, revision, sql=sql, tag=tag, x_args=x_args, on_step=on_step
-            )
-            for b in self.select(bind)
-        ]
+        return self._run_each(
+            "upgrade",
+            self.select(bind),
+            revision,
+            fail_fast,
+            lambda b: operations.upgrade(
+                b,
+                settings,
+                revision,
+                sql=sql,
+                tag=tag,
+                x_args=x_args,
+                on_step=on_step,
+                on_wait=on_wait,
+            ),
+        )
 
     def downgrade(
         self,
@@ -272,18 +292,30 @@ class SchemaVer:
         sql: bool = False,
         tag: str | None = None,
         x_args: Sequence[str] = (),
+        fail_fast: bool = False,
         on_step: StepCallback | None = None,
+        on_wait: WaitCallback | None = None,
     ) -> list[RunResult]:
         """Downgrade the binds named to ``revision``; several binds need ``all_binds``."""
         from . import operations
 
         settings = self._state().settings
-        return [
-            operations.downgrade(
-                b, settings, revision, sql=sql, tag=tag, x_args=x_args, on_step=on_step
-            )
-            for b in self._destructive("downgrade", bind, all_binds)
-        ]
+        return self._run_each(
+            "downgrade",
+            self._destructive("downgrade", bind, all_binds),
+            revision,
+            fail_fast,
+            lambda b: operations.downgrade(
+                b,
+                settings,
+                revision,
+                sql=sql,
+                tag=tag,
+                x_args=x_args,
+                on_step=on_step,
+                on_wait=on_wait,
+            ),
+        )
 
     def stamp(
         self,
@@ -295,17 +327,59 @@ class SchemaVer:
         sql: bool = False,
         tag: str | None = None,
         x_args: Sequence[str] = (),
+        fail_fast: bool = False,
+        on_wait: WaitCallback | None = None,
     ) -> list[RunResult]:
         """Set the version table of the binds named, running no migration."""
         from . import operations
 
         settings = self._state().settings
-        return [
-            operations.stamp(
-                b, settings, revision, sql=sql, tag=tag, purge=purge, x_args=x_args
-            )
-            for b in self._destructive("stamp", bind, all_binds)
-        ]
+        return self._run_each(
+            "stamp",
+            self._destructive("stamp", bind, all_binds),
+            revision,
+            fail_fast,
+            lambda b: operations.stamp(
+                b,
+                settings,
+                revision,
+                sql=sql,
+                tag=tag,
+                purge=purge,
+                x_args=x_args,
+                on_wait=on_wait,
+            ),
+        )
+
+    def _run_each(
+        self,
+        verb: str,
+        binds: list[Bind],
+        revision: str,
+        fail_fast: bool,
+        run: Callable[[Bind], RunResult],
+    ) -> list[RunResult]:
+        from . import operations
+        from .results import RunResult
+
+        settings = self._state().settings
+        # A target that names nothing is bad input: refuse before any bind changes.
+        for b in binds:
+            operations.validate_target(b, settings, revision)
+        results: list[RunResult] = []
+        failed = False
+        for b in binds:
+            if failed and fail_fast:
+                results.append(RunResult(b.name, (), (), outcome="skipped"))
+                continue
+            try:
+                results.append(run(b))
+            except SchemaVerError as exc:
+                failed = True
+                results.append(RunResult(b.name, (), (), outcome="failed", error=exc))
+        if failed:
+            raise RunFailed(verb, results)
+        return results
 
     def _destructive(self, verb: str, bind: BindNames, all_binds: bool) -> list[Bind]:
         binds = self.select(bind)

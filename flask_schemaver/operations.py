@@ -9,14 +9,20 @@ import time
 from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 from typing import TYPE_CHECKING
 
 from alembic import command
+from alembic.config import Config
 from alembic.util import rev_id as random_rev_id
 
 from . import environment
+from . import locking
+from .exceptions import SchemaVerError
+from .exceptions import UnknownRevision
 from .exceptions import UsageError
+from .locking import WaitCallback
 from .results import Revision
 from .results import RevisionResult
 from .results import RunResult
@@ -40,10 +46,19 @@ def upgrade(
     tag: str | None = None,
     x_args: Sequence[str] = (),
     on_step: StepCallback | None = None,
+    on_wait: WaitCallback | None = None,
 ) -> RunResult:
     """Upgrade the bind's database to ``revision``."""
     return _run(
-        command.upgrade, bind, settings, revision, sql, x_args, on_step, tag=tag
+        command.upgrade,
+        bind,
+        settings,
+        revision,
+        sql,
+        x_args,
+        on_step,
+        on_wait,
+        tag=tag,
     )
 
 
@@ -56,10 +71,19 @@ def downgrade(
     tag: str | None = None,
     x_args: Sequence[str] = (),
     on_step: StepCallback | None = None,
+    on_wait: WaitCallback | None = None,
 ) -> RunResult:
     """Downgrade the bind's database to ``revision``."""
     return _run(
-        command.downgrade, bind, settings, revision, sql, x_args, on_step, tag=tag
+        command.downgrade,
+        bind,
+        settings,
+        revision,
+        sql,
+        x_args,
+        on_step,
+        on_wait,
+        tag=tag,
     )
 
 
@@ -73,6 +97,7 @@ def stamp(
     purge: bool = False,
     x_args: Sequence[str] = (),
     on_step: StepCallback | None = None,
+    on_wait: WaitCallback | None = None,
 ) -> RunResult:
     """Set the bind's version table to ``revision`` without running any migration."""
     if sql and purge:
@@ -87,9 +112,53 @@ def stamp(
         sql,
         x_args,
         on_step,
+        on_wait,
         tag=tag,
         purge=purge,
     )
+
+
+class _Tracker:
+    """Follows the steps of one run: which is running, how long each took."""
+
+    def __init__(self, bind: Bind, on_step: StepCallback | None) -> None:
+        self.bind = bind
+        self.on_step = on_step
+        self.steps: list[Step] = []
+        self.running: MigrationInfo | None = None
+        self.started = time.perf_counter()
+
+    def start(self, info: MigrationInfo) -> None:
+        self.running = info
+        self.started = time.perf_counter()
+
+    def applied(self, *, step: MigrationInfo, **_: Any) -> None:
+        script: Any = step.up_revision
+        done = Step(
+            bind=self.bind.name,
+            source=tuple(step.source_revision_ids),
+            destination=tuple(step.destination_revision_ids),
+            revision=script.revision if script is not None else "",
+            message=(script.doc or "") if script is not None else "",
+            is_upgrade=step.is_upgrade,
+            is_stamp=step.is_stamp,
+            seconds=time.perf_counter() - self.started,
+        )
+        self.running = None
+        self.steps.append(done)
+        if self.on_step is not None:
+            self.on_step(done)
+
+    def describe_running(self) -> str | None:
+        """The revision that was running, e.g. ``revision 1a2b ("add email")``."""
+        info = self.running
+        if info is None:
+            return None
+        script: Any = info.up_revision
+        if script is None:
+            return None
+        verb = "upgrade" if info.is_upgrade else "downgrade"
+        return f"{verb} of revision {script.revision} ({script.doc!r})"
 
 
 def _run(
@@ -100,40 +169,97 @@ def _run(
     sql: bool,
     x_args: Sequence[str],
     on_step: StepCallback | None,
+    on_wait: WaitCallback | None = None,
     **kwargs: Any,
 ) -> RunResult:
-    steps: list[Step] = []
-    clock = [time.perf_counter()]
+    tracker = _Tracker(bind, on_step)
+    errors = environment.translate_errors(bind, tracker.describe_running)
 
-    def record(*, step: MigrationInfo, **_: Any) -> None:
-        now = time.perf_counter()
-        script: Any = step.up_revision
-        done = Step(
-            bind=bind.name,
-            source=tuple(step.source_revision_ids),
-            destination=tuple(step.destination_revision_ids),
-            revision=script.revision if script is not None else "",
-            message=(script.doc or "") if script is not None else "",
-            is_upgrade=step.is_upgrade,
-            is_stamp=step.is_stamp,
-            seconds=now - clock[0],
+    def configure(**options: Any) -> Config:
+        return environment.make_config(
+            bind,
+            settings,
+            x_args=x_args,
+            on_version_apply=tracker.applied,
+            on_step_start=tracker.start,
+            **options,
         )
-        steps.append(done)
-        if on_step is not None:
-            on_step(done)
-        clock[0] = time.perf_counter()
 
-    buffer = io.StringIO() if sql else None
-    config = environment.make_config(
-        bind, settings, x_args=x_args, output_buffer=buffer, on_version_apply=record
-    )
-    before = () if sql else environment.current_heads(bind)
-    clock[0] = time.perf_counter()
+    if sql:
+        buffer = io.StringIO()
+        with errors:
+            alembic_command(
+                configure(output_buffer=buffer), revision, sql=True, **kwargs
+            )
+        return RunResult(bind.name, (), (), tracker.steps, sql=buffer.getvalue())
+
+    before = environment.current_heads(bind)
+    if _at_target(alembic_command, bind, settings, revision, before, **kwargs):
+        return RunResult(bind.name, before, before, note="nothing to do")
+    with errors, bind.engine.connect() as connection:
+        guard = (
+            locking.hold(
+                bind, connection, timeout=settings.lock_timeout, on_wait=on_wait
+            )
+            if bind.lock
+            else nullcontext()
+        )
+        with guard:
+            # Another process may have migrated the bind while this one waited.
+            again = environment.current_heads(bind, connection)
+            if again != before and _at_target(
+                alembic_command, bind, settings, revision, again, **kwargs
+            ):
+                return RunResult(
+                    bind.name,
+                    again,
+                    again,
+                    note="nothing to do: another process migrated it meanwhile",
+                )
+            alembic_command(
+                configure(connection=connection), revision, sql=False, **kwargs
+            )
+            after = environment.current_heads(bind, connection)
+    return RunResult(bind.name, again, after, tracker.steps)
+
+
+def _at_target(
+    alembic_command: Callable[..., None],
+    bind: Bind,
+    settings: Settings,
+    revision: str,
+    current: tuple[str, ...],
+    purge: bool = False,
+    **_: Any,
+) -> bool:
+    """Whether the bind is already where ``revision`` would take it."""
+    if purge or revision[:1] in ("+", "-") or ":" in revision:
+        return False
+    if alembic_command is command.downgrade:
+        return revision == "base" and not current
+    scripts = environment.script_directory(environment.make_config(bind, settings))
     with environment.translate_errors(bind):
-        alembic_command(config, revision, sql=sql, **kwargs)
-    if buffer is not None:
-        return RunResult(bind.name, before, before, steps, sql=buffer.getvalue())
-    return RunResult(bind.name, before, environment.current_heads(bind), steps)
+        if revision in ("head", "heads"):
+            target = set(scripts.get_heads())
+        else:
+            target = {s.revision for s in scripts.get_revisions(revision) if s}
+    return set(current) == target
+
+
+def validate_target(bind: Bind, settings: Settings, revision: str) -> None:
+    """Raise :class:`UnknownRevision` when ``revision`` names nothing in the bind."""
+    if revision[:1] in ("+", "-") or ":" in revision:
+        return
+    if revision in ("head", "heads", "base"):
+        return
+    scripts = environment.script_directory(environment.make_config(bind, settings))
+    try:
+        with environment.translate_errors(bind):
+            scripts.get_revisions(revision)
+    except UnknownRevision:
+        raise
+    except SchemaVerError:
+        return  # not a problem with the argument; the run itself will report it
 
 
 def revision(

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from alembic.script import Script
 
+    from .exceptions import SchemaVerError
+
 
 def _ids(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     if value is None:
@@ -76,6 +78,12 @@ class RunResult:
     steps: list[Step] = field(default_factory=list)
     #: Offline SQL when run with ``sql=True``; nothing ran against the database then.
     sql: str | None = None
+    #: Why nothing ran, e.g. "already at the target".
+    note: str = ""
+    #: ``"done"``, ``"failed"`` or ``"skipped"`` (after another bind failed).
+    outcome: str = "done"
+    #: The error of a failed bind.
+    error: SchemaVerError | None = None
 
     @property
     def changed(self) -> bool:

@@ -24,11 +24,13 @@ DEFAULTS: dict[str, Any] = {
     "SCHEMAVER_TIMEZONE": None,
     "SCHEMAVER_TRUNCATE_SLUG_LENGTH": 40,
     "SCHEMAVER_POST_WRITE_HOOKS": [],
+    "SCHEMAVER_LOCK": True,
+    "SCHEMAVER_LOCK_TIMEOUT": 600,
 }
 
 #: Options a bind may set in ``SCHEMAVER_BINDS``.
 BIND_OPTIONS = frozenset(
-    {"exclude", "directory", "version_table", "version_table_schema", "context"}
+    {"exclude", "directory", "version_table", "version_table_schema", "context", "lock"}
 )
 
 
@@ -56,6 +58,8 @@ class Settings:
     timezone: str | None
     truncate_slug_length: int | None
     post_write_hooks: tuple[Mapping[str, str], ...] = field(default=())
+    lock: bool = True
+    lock_timeout: float | None = 600
 
     @classmethod
     def from_app(cls, app: Flask, options: Mapping[str, Any]) -> Settings:
@@ -96,7 +100,18 @@ class Settings:
             raise ConfigError(
                 "SCHEMAVER_TRUNCATE_SLUG_LENGTH must be a positive integer"
             )
+        timeout = config["SCHEMAVER_LOCK_TIMEOUT"]
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or timeout < 0
+        ):
+            raise ConfigError(
+                "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds, or None to wait forever"
+            )
         return cls(
+            lock=bool(config["SCHEMAVER_LOCK"]),
+            lock_timeout=timeout,
             directory=os.path.abspath(directory),
             command=str(config["SCHEMAVER_COMMAND"]),
             context=context,
