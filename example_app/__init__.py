@@ -33,7 +33,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Flask would otherwise put it next to the package, at the repository root.
     app = Flask(
         __name__,
-        instance_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance"),
+        instance_path=os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "instance"
+        ),
         instance_relative_config=True,
     )
     os.makedirs(app.instance_path, exist_ok=True)

@@ -22,7 +22,9 @@ class SchemaVerError(Exception):
 
     def __init__(self, message: str, bind: str | None = None) -> None:
         super().__init__(message)
+        #: What went wrong, without the bind.
         self.message = message
+        #: The name of the bind it happened on, if any.
         self.bind = bind
 
     def __str__(self) -> str:
@@ -45,7 +47,9 @@ class UnknownBind(UsageError):
     """A bind name that the app does not have."""
 
     def __init__(self, name: str, known: Iterable[str]) -> None:
+        #: The name that was asked for.
         self.name = name
+        #: The app's bind names.
         self.known = tuple(known)
         listed = ", ".join(self.known) or "none"
         super().__init__(f"unknown bind {name!r}; the app's binds are: {listed}")
@@ -63,6 +67,7 @@ class MultipleHeads(MigrationError):
     """A bind has several heads where the operation needs one."""
 
     def __init__(self, bind: str, heads: Iterable[str]) -> None:
+        #: The ids of the bind's heads.
         self.heads = tuple(heads)
         super().__init__(
             f"several heads ({', '.join(self.heads)}); name one, use 'heads', "
@@ -75,6 +80,7 @@ class DatabaseError(SchemaVerError):
     """The database of a bind reported an error."""
 
     def __init__(self, message: str, bind: str, revision: str | None = None) -> None:
+        #: The revision that was running when the database failed, if known.
         self.revision = revision
         super().__init__(message, bind)
 
@@ -83,7 +89,9 @@ class LockTimeout(SchemaVerError):
     """Another process held a bind's migration lock for longer than the timeout."""
 
     def __init__(self, bind: str, timeout: float, holder: str = "") -> None:
+        #: How many seconds were waited.
         self.timeout = timeout
+        #: Who held the lock, as far as the database could tell; may be empty.
         self.holder = holder
         held_by = f" (held by {holder})" if holder else ""
         super().__init__(
@@ -100,8 +108,11 @@ class RunFailed(SchemaVerError):
     """
 
     def __init__(self, verb: str, results: Sequence[RunResult]) -> None:
+        #: ``"upgrade"``, ``"downgrade"`` or ``"stamp"``.
         self.verb = verb
+        #: One :class:`~flask_schemaver.results.RunResult` per bind, in order.
         self.results = list(results)
+        #: The errors of the binds that failed.
         self.errors = [r.error for r in self.results if r.error is not None]
         if all(e.exit_code == 2 for e in self.errors):
             self.exit_code = 2

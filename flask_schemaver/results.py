@@ -26,11 +26,16 @@ def _ids(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
 class Revision:
     """One revision file of a bind's chain."""
 
+    #: The revision id.
     id: str
+    #: The revisions this one builds on; empty for the first, several for a merge.
     down_revisions: tuple[str, ...]
+    #: The first paragraph of the file's docstring: the message it was written with.
     message: str
     branch_labels: tuple[str, ...]
+    #: Revisions this one depends on without descending from them.
     depends_on: tuple[str, ...]
+    #: Path of the revision file.
     path: str
     is_head: bool
     is_branch_point: bool
@@ -59,12 +64,19 @@ class Step:
     """One migration that ran (or was stamped) on a bind."""
 
     bind: str
+    #: The revisions the database was at before the step.
     source: tuple[str, ...]
+    #: The revisions the database is at after the step.
     destination: tuple[str, ...]
+    #: The id of the revision that ran.
     revision: str
+    #: That revision's message.
     message: str
+    #: False for a downgrade.
     is_upgrade: bool
+    #: True when the version table was set without running the revision.
     is_stamp: bool
+    #: How long the step took.
     seconds: float
 
 
@@ -73,8 +85,11 @@ class RunResult:
     """The outcome of upgrade, downgrade or stamp on one bind."""
 
     bind: str
+    #: The revisions the database was at before the run.
     before: tuple[str, ...]
+    #: The revisions the database is at after the run.
     after: tuple[str, ...]
+    #: The migrations that ran, in order.
     steps: list[Step] = field(default_factory=list)
     #: Offline SQL when run with ``sql=True``; nothing ran against the database then.
     sql: str | None = None
@@ -87,6 +102,7 @@ class RunResult:
 
     @property
     def changed(self) -> bool:
+        """Whether the database is at other revisions than before."""
         return self.before != self.after
 
 
@@ -103,22 +119,29 @@ class BindStatus:
     """Where a bind's database stands against its revision chain."""
 
     bind: str
+    #: The database URL, password hidden.
     url: str
+    #: The revisions the database is at.
     current: tuple[str, ...]
+    #: The head revisions of the bind's chain.
     heads: tuple[str, ...]
+    #: Every revision of the bind, oldest first.
     revisions: list[RevisionStatus]
     #: Revisions the version table names that have no file on disk.
     missing: tuple[str, ...]
 
     @property
     def pending(self) -> list[Revision]:
+        """The revisions the database does not have, oldest first."""
         return [s.revision for s in self.revisions if not s.applied]
 
     @property
     def up_to_date(self) -> bool:
+        """True when nothing is pending and no applied revision is missing."""
         return not self.pending and not self.missing
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields and :attr:`up_to_date` as JSON-ready data."""
         data = asdict(self)
         data["up_to_date"] = self.up_to_date
         return data
@@ -131,17 +154,22 @@ class CheckResult:
     bind: str
     #: Alembic operations that autogenerate would write, one line each.
     drift: list[str]
+    #: Ids of the revisions the database does not have.
     pending: list[str]
+    #: The head revisions of the bind's chain; more than one is a problem.
     heads: tuple[str, ...]
+    #: Revisions the version table names that have no file on disk.
     missing: tuple[str, ...] = ()
     #: False when the models were not compared because the database is not at head.
     compared: bool = True
 
     @property
     def ok(self) -> bool:
+        """True when nothing was found: ``flask db check`` passes for this bind."""
         return not (self.drift or self.pending or self.missing or len(self.heads) > 1)
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields and :attr:`ok` as JSON-ready data."""
         data = asdict(self)
         data["ok"] = self.ok
         return data
@@ -152,4 +180,5 @@ class RevisionResult:
     """Revision files written for one bind; empty when autogenerate found no change."""
 
     bind: str
+    #: The files written; empty when there was nothing to write.
     revisions: list[Revision]

@@ -89,7 +89,7 @@ def run_concurrently(root: Path, url: str, half_migrated: bool) -> None:
         assert proc.returncode == 0, out + err
     procs = [flask_db(root, url, "upgrade") for _ in range(PROCESSES)]
     outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, out + err
         assert "Traceback" not in err
 

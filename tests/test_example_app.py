@@ -8,13 +8,12 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from flask import Flask
-
 import example_app
+import pytest
 from example_app import create_app
 from example_app import db
 from example_app import schemaver
+from flask import Flask
 
 BINDS = ["default", "analytics", "audit"]
 
@@ -71,9 +70,19 @@ def assert_file_layout(tmp_path: Path) -> None:
     """default and audit share example.db, each with its own version table."""
     heads = head_ids()
     main = tables(tmp_path / "example.db")
-    assert main == {"users", "posts", "audit_entries", "alembic_version", "alembic_version_audit"}
-    assert versions(tmp_path / "example.db", "alembic_version") == list(heads["default"])
-    assert versions(tmp_path / "example.db", "alembic_version_audit") == list(heads["audit"])
+    assert main == {
+        "users",
+        "posts",
+        "audit_entries",
+        "alembic_version",
+        "alembic_version_audit",
+    }
+    assert versions(tmp_path / "example.db", "alembic_version") == list(
+        heads["default"]
+    )
+    assert versions(tmp_path / "example.db", "alembic_version_audit") == list(
+        heads["audit"]
+    )
     analytics = tables(tmp_path / "analytics.db")
     assert analytics == {"page_views", "alembic_version_analytics"}
     assert versions(tmp_path / "analytics.db", "alembic_version_analytics") == list(
@@ -124,7 +133,9 @@ def test_upgrade_api(tmp_path: Path) -> None:
     for result in results:
         assert result.before == ()
         assert result.after == heads[result.bind]
-        assert all(step.is_upgrade and step.bind == result.bind for step in result.steps)
+        assert all(
+            step.is_upgrade and step.bind == result.bind for step in result.steps
+        )
     assert [len(r.steps) for r in results] == [1, 2, 1]
     assert_all_applied()
     assert_file_layout(tmp_path)
@@ -185,8 +196,12 @@ def test_downgrade_analytics_to_base_and_back_api(tmp_path: Path) -> None:
     assert schemaver.current() == {**heads, "analytics": ()}
     assert tables(tmp_path / "analytics.db") == {"alembic_version_analytics"}
     # The other binds did not move.
-    assert versions(tmp_path / "example.db", "alembic_version") == list(heads["default"])
-    assert versions(tmp_path / "example.db", "alembic_version_audit") == list(heads["audit"])
+    assert versions(tmp_path / "example.db", "alembic_version") == list(
+        heads["default"]
+    )
+    assert versions(tmp_path / "example.db", "alembic_version_audit") == list(
+        heads["audit"]
+    )
     checks = {r.bind: r for r in schemaver.check()}
     assert checks["default"].ok and checks["audit"].ok
     assert not checks["analytics"].ok
@@ -217,7 +232,10 @@ def test_downgrade_analytics_to_base_and_back_cli(app: Flask, tmp_path: Path) ->
 
     result = runner.invoke(args=["db", "upgrade", "--bind", "analytics"])
     assert result.exit_code == 0, result.output
-    assert f"analytics: 2 revisions upgraded, now at {heads['analytics'][0]}" in result.output
+    assert (
+        f"analytics: 2 revisions upgraded, now at {heads['analytics'][0]}"
+        in result.output
+    )
 
     assert runner.invoke(args=["db", "check"]).exit_code == 0
     assert_file_layout(tmp_path)
@@ -238,7 +256,12 @@ def test_binds_sharing_a_file_leave_each_other_alone(tmp_path: Path) -> None:
 
     # audit's chain only knows audit_entries ...
     schemaver.downgrade("base", "audit")
-    assert tables(example_db) == {"users", "posts", "alembic_version", "alembic_version_audit"}
+    assert tables(example_db) == {
+        "users",
+        "posts",
+        "alembic_version",
+        "alembic_version_audit",
+    }
     assert versions(example_db, "alembic_version") == list(heads["default"])
     # ... and the default bind does not see audit's tables as dropped models.
     assert {r.bind: r.ok for r in schemaver.check()} == {
@@ -250,7 +273,11 @@ def test_binds_sharing_a_file_leave_each_other_alone(tmp_path: Path) -> None:
 
     # The default chain only knows users and posts.
     schemaver.downgrade("base", "default")
-    assert tables(example_db) == {"audit_entries", "alembic_version", "alembic_version_audit"}
+    assert tables(example_db) == {
+        "audit_entries",
+        "alembic_version",
+        "alembic_version_audit",
+    }
     assert versions(example_db, "alembic_version_audit") == list(heads["audit"])
     schemaver.upgrade(bind="default")
 
