@@ -109,9 +109,26 @@ class Bind:
         return options
 
 
+_LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
+
+
 def _database_identity(engine: sa.Engine) -> tuple[Any, ...]:
+    """Which database a URL names, with the local host and default port spelled one way.
+
+    Two binds whose identities match share a database: they must not touch each other's
+    tables or version tables.
+    """
     url = engine.url
-    return (url.get_backend_name(), url.host, url.port, url.database)
+    host = "local" if url.host in _LOCAL_HOSTS else url.host
+    port = url.port or getattr(engine.dialect, "default_port", None)
+    if port is None:
+        port = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}.get(
+            url.get_backend_name()
+        )
+    backend = url.get_backend_name()
+    if backend == "mariadb":
+        backend = "mysql"
+    return (backend, host, port, url.database)
 
 
 def default_version_table(name: str) -> str:

@@ -133,6 +133,9 @@ def run_env(context: EnvironmentContext) -> None:
             context.run_migrations()
         return
 
+    if getattr(config.cmd_opts, "autogenerate", False):
+        # Comparing models must leave the database as it found it.
+        options["dont_mutate"] = True
     connection: sa.Connection | None = config.attributes[_CONNECTION]
     if connection is not None:
         _run_online(context, connection, bind, options)
@@ -249,11 +252,12 @@ def render_operations(bind: Bind, upgrade_ops: ops.UpgradeOps) -> list[str]:
 
 @contextmanager
 def translate_errors(
-    bind: Bind, running: Callable[[], str | None] | None = None
+    bind: Bind, running: Callable[[], tuple[str, str] | None] | None = None
 ) -> Iterator[None]:
     """Turn Alembic's and the database's errors into flask_schemaver's, naming the bind.
 
-    ``running`` tells which revision was running, for errors raised by the database.
+    ``running`` tells which revision was running, as its id and a description, so that
+    an error can name it.
     """
     try:
         yield
@@ -277,10 +281,11 @@ def translate_errors(
             bind.name,
         ) from exc
     except sa.exc.DBAPIError as exc:
-        revision = running() if running else None
+        step = running() if running else None
+        revision = step[0] if step else None
         message = _database_message(bind, exc)
-        if revision:
-            message = f"{revision} failed: {message}"
+        if step:
+            message = f"{step[1]} failed: {message}"
             if not bind.transactional_ddl:
                 message += (
                     f". {bind.dialect} commits DDL statement by statement: the revision "
@@ -297,8 +302,8 @@ def translate_errors(
         if where is None:
             raise
         detail = bind.hide_secrets(f"{type(exc).__name__}: {exc}")
-        revision = running() if running else None
-        prefix = f"{revision} failed at " if revision else ""
+        step = running() if running else None
+        prefix = f"{step[1]} failed at " if step else ""
         raise MigrationError(f"{prefix}{where}: {detail}", bind.name) from exc
 
 

@@ -20,6 +20,7 @@ from .binds import select
 from .exceptions import ConfigError
 from .exceptions import RunFailed
 from .exceptions import SchemaVerError
+from .exceptions import UnknownRevision
 from .exceptions import UsageError
 from .settings import Settings
 
@@ -268,7 +269,7 @@ class SchemaVer:
         settings = self._state().settings
         return self._run_each(
             "upgrade",
-            self.select(bind),
+            self._having(bind, self.select(bind), [revision]),
             revision,
             fail_fast,
             lambda b: operations.upgrade(
@@ -302,7 +303,9 @@ class SchemaVer:
         settings = self._state().settings
         return self._run_each(
             "downgrade",
-            self._destructive("downgrade", bind, all_binds),
+            self._having(
+                bind, self._destructive("downgrade", bind, all_binds), [revision]
+            ),
             revision,
             fail_fast,
             lambda b: operations.downgrade(
@@ -336,7 +339,7 @@ class SchemaVer:
         settings = self._state().settings
         return self._run_each(
             "stamp",
-            self._destructive("stamp", bind, all_binds),
+            self._having(bind, self._destructive("stamp", bind, all_binds), [revision]),
             revision,
             fail_fast,
             lambda b: operations.stamp(
@@ -359,13 +362,8 @@ class SchemaVer:
         fail_fast: bool,
         run: Callable[[Bind], RunResult],
     ) -> list[RunResult]:
-        from . import operations
         from .results import RunResult
 
-        settings = self._state().settings
-        # A target that names nothing is bad input: refuse before any bind changes.
-        for b in binds:
-            operations.validate_target(b, settings, revision)
         results: list[RunResult] = []
         failed = False
         for b in binds:
@@ -380,6 +378,42 @@ class SchemaVer:
         if failed:
             raise RunFailed(verb, results)
         return results
+
+    def _having(
+        self, bind: BindNames, binds: list[Bind], targets: Sequence[str]
+    ) -> list[Bind]:
+        """The binds in which every target resolves, checked before anything changes.
+
+        Revision ids are unique across binds, so when no bind is named, a target such as
+        ``1a2b`` or ``label@head`` picks the binds that have it. A named bind that lacks
+        it is bad input.
+        """
+        from . import operations
+
+        settings = self._state().settings
+        if bind:
+            for b in binds:
+                for target in targets:
+                    operations.validate_target(b, settings, target)
+            return binds
+        having: list[Bind] = []
+        first_error: UnknownRevision | None = None
+        for b in binds:
+            try:
+                for target in targets:
+                    operations.validate_target(b, settings, target)
+            except UnknownRevision as exc:
+                first_error = first_error or exc
+            else:
+                having.append(b)
+        if not having and first_error is not None:
+            if len(binds) == 1:
+                raise first_error
+            raise UnknownRevision(
+                f"no bind has {' or '.join(repr(t) for t in targets)}; "
+                f"the binds are: {', '.join(b.name for b in binds)}"
+            )
+        return having
 
     def _destructive(self, verb: str, bind: BindNames, all_binds: bool) -> list[Bind]:
         binds = self.select(bind)
@@ -419,9 +453,11 @@ class SchemaVer:
         from . import inspection
 
         settings = self._state().settings
+        ends = (rev_range or "").split(":")
+        targets = [e for e in ends if e and e != "current"]
         return {
             b.name: inspection.history(b, settings, rev_range)
-            for b in self.select(bind)
+            for b in self._having(bind, self.select(bind), targets)
         }
 
     def show(
@@ -431,8 +467,10 @@ class SchemaVer:
         from . import inspection
 
         settings = self._state().settings
+        targets = [] if revision == "current" else [revision]
         return {
-            b.name: inspection.show(b, settings, revision) for b in self.select(bind)
+            b.name: inspection.show(b, settings, revision)
+            for b in self._having(bind, self.select(bind), targets)
         }
 
     def status(self, bind: BindNames = None) -> list[BindStatus]:

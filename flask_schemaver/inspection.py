@@ -31,7 +31,12 @@ def heads(bind: Bind, settings: Settings) -> list[Revision]:
     """The bind's head revisions."""
     with environment.translate_errors(bind):
         scripts = _scripts(bind, settings)
-        return [Revision.from_script(s) for s in scripts.get_revisions("heads") if s]
+        # Like Alembic's own `heads`: revisions that another only depends on count too.
+        return [
+            Revision.from_script(s)
+            for s in scripts.get_revisions(scripts.get_heads())
+            if s
+        ]
 
 
 def branches(bind: Bind, settings: Settings) -> list[Revision]:

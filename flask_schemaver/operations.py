@@ -19,6 +19,7 @@ from alembic.util import rev_id as random_rev_id
 
 from . import environment
 from . import locking
+from .exceptions import MigrationError
 from .exceptions import SchemaVerError
 from .exceptions import UnknownRevision
 from .exceptions import UsageError
@@ -30,6 +31,7 @@ from .results import Step
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationInfo
+    from alembic.script import ScriptDirectory
 
     from .binds import Bind
     from .settings import Settings
@@ -149,8 +151,9 @@ class _Tracker:
         if self.on_step is not None:
             self.on_step(done)
 
-    def describe_running(self) -> str | None:
-        """The revision that was running, e.g. ``revision 1a2b ("add email")``."""
+    def describe_running(self) -> tuple[str, str] | None:
+        """The revision that was running: its id, and e.g. ``upgrade of revision 1a2b
+        ('add email')``."""
         info = self.running
         if info is None:
             return None
@@ -158,7 +161,7 @@ class _Tracker:
         if script is None:
             return None
         verb = "upgrade" if info.is_upgrade else "downgrade"
-        return f"{verb} of revision {script.revision} ({script.doc!r})"
+        return script.revision, f"{verb} of revision {script.revision} ({script.doc!r})"
 
 
 def _run(
@@ -194,6 +197,17 @@ def _run(
         return RunResult(bind.name, (), (), tracker.steps, sql=buffer.getvalue())
 
     before = environment.current_heads(bind)
+    if (
+        alembic_command is command.downgrade
+        and revision.startswith("-")
+        and len(before) > 1
+    ):
+        raise MigrationError(
+            f"the database is at several heads ({', '.join(before)}), so "
+            f"'downgrade {revision}' is ambiguous; name the revision to go to, "
+            f"e.g. '{before[0]}@{revision}'",
+            bind.name,
+        )
     if _at_target(alembic_command, bind, settings, revision, before, **kwargs):
         return RunResult(bind.name, before, before, note="nothing to do")
     with errors, bind.engine.connect() as connection:
@@ -233,10 +247,10 @@ def _at_target(
     **_: Any,
 ) -> bool:
     """Whether the bind is already where ``revision`` would take it."""
+    if alembic_command is command.downgrade:
+        return not current and (revision == "base" or revision.startswith("-"))
     if purge or revision[:1] in ("+", "-") or ":" in revision:
         return False
-    if alembic_command is command.downgrade:
-        return revision == "base" and not current
     scripts = environment.script_directory(environment.make_config(bind, settings))
     with environment.translate_errors(bind):
         if revision in ("head", "heads"):
@@ -252,6 +266,9 @@ def validate_target(bind: Bind, settings: Settings, revision: str) -> None:
         return
     if revision in ("head", "heads", "base"):
         return
+    if "@" in revision and revision.split("@", 1)[1][:1] in ("+", "-"):
+        # label@-1 and friends: the label must exist
+        revision = revision.split("@", 1)[0] + "@head"
     scripts = environment.script_directory(environment.make_config(bind, settings))
     try:
         with environment.translate_errors(bind):
@@ -281,6 +298,8 @@ def revision(
         bind, settings, x_args=x_args, autogenerate=autogenerate
     )
     with environment.translate_errors(bind):
+        if branch_label:
+            _refuse_used_label(bind, environment.script_directory(config), branch_label)
         written = command.revision(
             config,
             message=message,
@@ -307,18 +326,30 @@ def merge(
     """Write a revision that joins ``revisions`` (by default all heads) into one."""
     config = environment.make_config(bind, settings)
     with environment.translate_errors(bind):
-        if list(revisions) == ["heads"]:
-            heads = environment.script_directory(config).get_heads()
-            if len(heads) < 2:
+        targets = list(revisions)
+        if targets == ["heads"]:
+            # Every head, including revisions that others only depend on.
+            targets = list(environment.script_directory(config).get_heads())
+            if len(targets) < 2:
                 return RevisionResult(bind.name, [])
         written = command.merge(
             config,
-            list(revisions),
+            targets,
             message=message,
             branch_label=branch_label,
             rev_id=rev_id or new_rev_id(taken_ids),
         )
     return RevisionResult(bind.name, _revisions(written))
+
+
+def _refuse_used_label(bind: Bind, scripts: ScriptDirectory, label: str) -> None:
+    for script in scripts.walk_revisions():
+        if label in script.branch_labels:
+            raise UsageError(
+                f"branch label {label!r} is already used by revision {script.revision}; "
+                "choose another --branch-label",
+                bind.name,
+            )
 
 
 def init(bind: Bind) -> bool:
