@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask_schemaver import SchemaVer
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
+
+from flask_schemaver import SchemaVer
 
 
 class Base(DeclarativeBase):

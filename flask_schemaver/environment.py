@@ -11,6 +11,7 @@ import argparse
 import io
 import os
 import traceback
+import warnings
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -260,7 +261,18 @@ def translate_errors(
     an error can name it.
     """
     try:
-        yield
+        with warnings.catch_warnings():
+            # Alembic only warns, then uses one of the two files: refuse instead.
+            warnings.filterwarnings(
+                "error", message=r"Revision \S+ is present more than once"
+            )
+            yield
+    except UserWarning as exc:
+        raise MigrationError(
+            f"{exc} in {bind.directory}: two revision files share this id; give one "
+            "of them a new 'revision' id (and update the down_revision that names it)",
+            bind.name,
+        ) from exc
     except CommandError as exc:
         cause = exc.__cause__
         message = bind.hide_secrets(str(exc))

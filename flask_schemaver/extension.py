@@ -232,6 +232,10 @@ class SchemaVer:
 
     def _taken_ids(self, rev_id: str | None) -> set[str]:
         from . import inspection
+        from .operations import check_rev_id
+
+        if rev_id is not None:
+            check_rev_id(rev_id)
 
         settings = self._state().settings
         taken: set[str] = set()

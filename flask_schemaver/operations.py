@@ -5,6 +5,8 @@ revision files (revision, merge, init). Each works on one bind and returns data.
 from __future__ import annotations
 
 import io
+import os
+import re
 import time
 from collections.abc import Callable
 from collections.abc import Collection
@@ -175,6 +177,25 @@ def _run(
     on_wait: WaitCallback | None = None,
     **kwargs: Any,
 ) -> RunResult:
+    if not os.path.isdir(settings.directory):
+        raise MigrationError(
+            f"there is no migrations folder at {settings.directory}; write revisions "
+            "with 'flask db migrate' (it makes the folder), or point "
+            "SCHEMAVER_DIRECTORY at the existing folder",
+            bind.name,
+        )
+    if sql and alembic_command is command.downgrade and ":" not in revision:
+        raise UsageError(
+            "offline downgrade needs the revision to start from: give FROM:TO, "
+            "e.g. 'head:base'",
+            bind.name,
+        )
+    if sql and revision.lstrip("+-").isdigit():
+        raise UsageError(
+            f"offline SQL cannot count {revision} from the database's revision: "
+            "give FROM:TO revision ids instead",
+            bind.name,
+        )
     tracker = _Tracker(bind, on_step)
     errors = environment.translate_errors(bind, tracker.describe_running)
 
@@ -197,17 +218,7 @@ def _run(
         return RunResult(bind.name, (), (), tracker.steps, sql=buffer.getvalue())
 
     before = environment.current_heads(bind)
-    if (
-        alembic_command is command.downgrade
-        and revision.startswith("-")
-        and len(before) > 1
-    ):
-        raise MigrationError(
-            f"the database is at several heads ({', '.join(before)}), so "
-            f"'downgrade {revision}' is ambiguous; name the revision to go to, "
-            f"e.g. '{before[0]}@{revision}'",
-            bind.name,
-        )
+    _check_start(alembic_command, bind, settings, revision, before, **kwargs)
     if _at_target(alembic_command, bind, settings, revision, before, **kwargs):
         return RunResult(bind.name, before, before, note="nothing to do")
     with errors, bind.engine.connect() as connection:
@@ -235,6 +246,52 @@ def _run(
             )
             after = environment.current_heads(bind, connection)
     return RunResult(bind.name, again, after, tracker.steps)
+
+
+def _check_start(
+    alembic_command: Callable[..., None],
+    bind: Bind,
+    settings: Settings,
+    revision: str,
+    current: tuple[str, ...],
+    purge: bool = False,
+    **_: Any,
+) -> None:
+    """Refuse, before anything changes, a run that cannot go well."""
+    scripts = environment.script_directory(environment.make_config(bind, settings))
+    with environment.translate_errors(bind):
+        known = {s.revision for s in scripts.walk_revisions()}
+        missing = [rev for rev in current if rev not in known]
+        if missing and not purge:
+            fix = (
+                f"run 'flask db stamp --bind {bind.name} --purge REVISION'"
+                if alembic_command is command.stamp
+                else "restore the file, or record where the database really is with "
+                f"'flask db stamp --bind {bind.name} --purge REVISION'"
+            )
+            raise MigrationError(
+                f"the database is at {', '.join(missing)}, which no revision file in "
+                f"{bind.directory} has; {fix}",
+                bind.name,
+            )
+        if alembic_command is not command.downgrade or not revision.startswith("-"):
+            return
+        if len(current) > 1:
+            raise MigrationError(
+                f"the database is at several heads ({', '.join(current)}), so "
+                f"'downgrade {revision}' is ambiguous; name the revision to go to, "
+                f"e.g. '{current[0]}@{revision}'",
+                bind.name,
+            )
+        steps = revision[1:]
+        if current and steps.isdigit():
+            applied = len(list(scripts.iterate_revisions(current[0], "base")))
+            if int(steps) > applied:
+                raise UsageError(
+                    f"'downgrade {revision}' goes below base: only {applied} "
+                    "revision(s) are applied; downgrade to 'base' to undo them all",
+                    bind.name,
+                )
 
 
 def _at_target(
@@ -358,6 +415,17 @@ def init(bind: Bind) -> bool:
         return False
     bind.directory.mkdir(parents=True)
     return True
+
+
+_REV_ID = re.compile(r"[A-Za-z0-9_]+")
+
+
+def check_rev_id(rev_id: str) -> None:
+    """Refuse a revision id that cannot be part of a file name or a revision target."""
+    if not _REV_ID.fullmatch(rev_id):
+        raise UsageError(
+            f"--rev-id {rev_id!r} may only hold letters, digits and underscores"
+        )
 
 
 def new_rev_id(taken: Collection[str]) -> str:

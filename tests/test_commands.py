@@ -223,8 +223,8 @@ def test_revision_targets_and_errors(app: Flask, schemaver: SchemaVer) -> None:
     assert "Error: [default]" in out and "zzzz" in out
     out = cli(app, "upgrade", "ab", code=2)  # ambiguous
     assert "Error: [default]" in out
-    out = cli(app, "downgrade", "-5", code=1)
-    assert "Error: [default]" in out
+    out = cli(app, "downgrade", "-5", code=2)
+    assert "Error: [default] 'downgrade -5' goes below base: only 1 revision(s)" in out
     assert schemaver.current() == {"default": ("ab00",)}
 
 

@@ -8,12 +8,13 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import example_app
 import pytest
+from flask import Flask
+
+import example_app
 from example_app import create_app
 from example_app import db
 from example_app import schemaver
-from flask import Flask
 
 BINDS = ["default", "analytics", "audit"]
 
