@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -128,7 +129,11 @@ def _database_identity(engine: sa.Engine) -> tuple[Any, ...]:
     backend = url.get_backend_name()
     if backend == "mariadb":
         backend = "mysql"
-    return (backend, host, port, url.database)
+    database = url.database
+    if backend == "sqlite" and database and database != ":memory:":
+        if not database.startswith("file:"):
+            database = os.path.realpath(database)
+    return (backend, host, port, database)
 
 
 def default_version_table(name: str) -> str:

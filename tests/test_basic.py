@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import Flask
+
 from flask_schemaver import SchemaVer
 
 

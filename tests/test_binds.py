@@ -165,3 +165,15 @@ def test_safe_url_hides_password(make_app: AppMaker) -> None:
         assert "s3cret" not in pg.safe_url
         assert pg.safe_url == "postgresql+psycopg://u:***@h/db"
         assert pg.hide_secrets("failed for s3cret") == "failed for ***"
+
+
+def test_same_sqlite_file_spelled_differently(make_app: AppMaker) -> None:
+    (make_app.tmp_path / "sub").mkdir()
+    other = f"sqlite:///{make_app.tmp_path / 'sub' / '..' / 'main.db'}"
+    app = make_app(
+        binds={"audit": other}, tables={None: {"user": []}, "audit": {"log": []}}
+    )
+    with app.app_context():
+        binds = make_app.schemaver.binds
+        assert (None, "log") in binds["default"].foreign_tables
+        assert (None, "user") in binds["audit"].foreign_tables
