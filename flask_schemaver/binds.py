@@ -130,9 +130,8 @@ def _database_identity(engine: sa.Engine) -> tuple[Any, ...]:
     if backend == "mariadb":
         backend = "mysql"
     database = url.database
-    if backend == "sqlite" and database and database != ":memory:":
-        if not database.startswith("file:"):
-            database = os.path.realpath(database)
+    if backend == "sqlite" and database and not database.startswith((":", "file:")):
+        database = os.path.realpath(database)
     return (backend, host, port, database)
 
 
