@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from collections.abc import Sequence
 from functools import partial
+from traceback import print_exception
 from typing import Any
 from typing import TYPE_CHECKING
 from typing import TypeVar
@@ -42,6 +43,8 @@ class SchemaVerGroup(AppGroup):
         try:
             return super().invoke(ctx)
         except SchemaVerError as exc:
+            if ctx.params.get("traceback"):
+                raise
             if exc.exit_code == 2:
                 raise click.UsageError(str(exc)) from None
             raise click.ClickException(str(exc)) from None
@@ -212,7 +215,12 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
     """Build the command group for one app."""
 
     @click.group(cls=SchemaVerGroup)
-    def db() -> None:
+    @click.option(
+        "--traceback",
+        is_flag=True,
+        help="Show the full traceback of an error, for debugging.",
+    )
+    def db(traceback: bool) -> None:
         """Database migrations: one revision chain per database (bind)."""
         for notice in notices:
             echo(notice, err=True)
@@ -341,9 +349,14 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         try:
             results = call(on_step=_print_step, on_wait=_print_wait)
         except RunFailed as exc:
+            parent = click.get_current_context().parent
+            show_traceback = parent is not None and parent.params.get("traceback")
             for result in exc.results:
-                if result.error is not None:
-                    echo(f"Error: {result.error}", err=True)
+                if result.error is None:
+                    continue
+                if show_traceback:
+                    print_exception(result.error)
+                echo(f"Error: {result.error}", err=True)
             if len(exc.results) > 1:
                 for result in exc.results:
                     echo(_summary(result, verb))

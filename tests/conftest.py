@@ -44,6 +44,14 @@ class AppMaker:
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
         self.migrations = tmp_path / "migrations"
+        self.built: list[tuple[Flask, SQLAlchemy]] = []
+
+    def dispose(self) -> None:
+        """Close every pooled connection of the apps built, so no database stays in use."""
+        for app, db in self.built:
+            with app.app_context():
+                for engine in db.engines.values():
+                    engine.dispose()
 
     def sqlite(self, name: str) -> str:
         return f"sqlite:///{self.tmp_path / name}.db"
@@ -68,12 +76,15 @@ class AppMaker:
         db.init_app(app)
         self.schemaver = SchemaVer(app, db)
         self.db = db
+        self.built.append((app, db))
         return app
 
 
 @pytest.fixture
-def make_app(tmp_path: Path) -> AppMaker:
-    return AppMaker(tmp_path)
+def make_app(tmp_path: Path) -> Iterator[AppMaker]:
+    maker = AppMaker(tmp_path)
+    yield maker
+    maker.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,218 @@
+"""The migration lock: taken only when needed, waits visibly, times out, always released."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from conftest import AppMaker
+from flask_schemaver import locking
+from flask_schemaver import LockTimeout
+from flask_schemaver import RunFailed
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def url(request: pytest.FixtureRequest, make_app: AppMaker) -> str:
+    if request.param == "sqlite":
+        return make_app.sqlite("main")
+    request.applymarker(getattr(pytest.mark, request.param))
+    create: Callable[[], str] = request.getfixturevalue(f"{request.param}_db")
+    return create()
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, make_app: AppMaker, url: str) -> Flask:
+    marker = request.node.get_closest_marker("lock_timeout")
+    timeout = marker.args[0] if marker else 0.5
+    app = make_app(uri=url, SCHEMAVER_LOCK_TIMEOUT=timeout)
+    with app.app_context():
+        make_app.schemaver.revision("one", rev_id="r1")
+        assert make_app.schemaver.binds  # resolved before another thread needs them
+    return app
+
+
+@contextmanager
+def held_elsewhere(app: Flask) -> Iterator[None]:
+    """Hold the default bind's lock on a connection of its own, as another process would."""
+    bind = app.extensions["schemaver"].binds["default"]
+    engine = sa.create_engine(bind.engine.url)
+    try:
+        with engine.connect() as conn, locking.hold(bind, conn, timeout=5):
+            yield
+    finally:
+        engine.dispose()
+
+
+def test_timeout_api_and_cli(app: Flask, make_app: AppMaker) -> None:
+    with held_elsewhere(app):
+        with pytest.raises(RunFailed) as info:
+            make_app.schemaver.upgrade()
+        [error] = info.value.errors
+        assert isinstance(error, LockTimeout) and error.timeout == 0.5
+        result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 1
+    assert (
+        "Error: [default] gave up after waiting 0.5s for the migration lock"
+        in result.output
+    )
+    assert "SCHEMAVER_LOCK_TIMEOUT" in result.output
+    assert make_app.schemaver.current() == {"default": ()}
+
+
+@pytest.mark.lock_timeout(10)
+def test_wait_is_reported_then_runs(app: Flask) -> None:
+    release = threading.Event()
+
+    def holder() -> None:
+        with held_elsewhere(app):
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    time.sleep(0.3)
+    timer = threading.Timer(1.6, release.set)
+    timer.start()
+    try:
+        result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    finally:
+        release.set()
+        thread.join()
+    assert result.exit_code == 0, result.output
+    assert "waiting for the migration lock" in result.output
+    assert f"{os.uname().nodename}:{os.getpid()}" in result.output
+    assert "[default] upgrade <base> → r1" in result.output
+
+
+def test_no_lock_when_already_at_target(app: Flask, make_app: AppMaker) -> None:
+    make_app.schemaver.upgrade()
+    with held_elsewhere(app):
+        [result] = make_app.schemaver.upgrade()
+        assert result.note == "nothing to do"
+        out = app.test_cli_runner().invoke(args=["db", "upgrade"]).output
+        assert "default: nothing to do, at r1" in out
+
+
+def test_lock_can_be_switched_off_per_bind(make_app: AppMaker) -> None:
+    app = make_app(
+        SCHEMAVER_BINDS={"default": {"lock": False}}, SCHEMAVER_LOCK_TIMEOUT=0.1
+    )
+    with app.app_context():
+        make_app.schemaver.revision("one", rev_id="r1")
+        with held_elsewhere(app):
+            [result] = make_app.schemaver.upgrade()
+        assert result.after == ("r1",)
+
+
+def test_lock_released_after_failure(app: Flask, make_app: AppMaker) -> None:
+    [r] = make_app.schemaver.revision("bad", rev_id="r2")
+    path = Path(r.revisions[0].path)
+    path.write_text(
+        path.read_text().replace("    pass\n", "    raise ValueError('x')\n", 1)
+    )
+    with pytest.raises(RunFailed):
+        make_app.schemaver.upgrade()
+    assert make_app.schemaver.current() == {"default": ("r1",)}
+    with held_elsewhere(app):  # would time out after 5 s if the lock were still held
+        pass
+
+
+def test_lock_names_differ_per_version_table(make_app: AppMaker) -> None:
+    app = make_app(binds={"audit": make_app.sqlite("main")})
+    with app.app_context():
+        binds = make_app.schemaver.binds
+        assert locking.lock_name(binds["default"]) != locking.lock_name(binds["audit"])
+
+
+INTERRUPTED_APP = """
+import os
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from flask_schemaver import SchemaVer
+
+def create_app():
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["TEST_DATABASE_URL"]
+    app.config["SCHEMAVER_DIRECTORY"] = os.environ["TEST_MIGRATIONS"]
+    SchemaVer(app, SQLAlchemy(app))
+    return app
+"""
+
+SLOW_REVISION = """
+import os, pathlib, time
+from alembic import op
+import sqlalchemy as sa
+
+revision = "r2"
+down_revision = "r1"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("half_done", sa.Column("id", sa.Integer))
+    if os.environ.get("MARKER"):
+        pathlib.Path(os.environ["MARKER"]).write_text("started")
+        time.sleep(60)
+
+
+def downgrade():
+    op.drop_table("half_done")
+"""
+
+
+@pytest.mark.postgresql
+def test_ctrl_c_rolls_back_and_releases_the_lock(
+    make_app: AppMaker, postgresql_db: Callable[[], str], tmp_path: Path
+) -> None:
+    url = postgresql_db()
+    app = make_app(uri=url, SCHEMAVER_LOCK_TIMEOUT=5)
+    with app.app_context():
+        make_app.schemaver.revision("one", rev_id="r1")
+        make_app.schemaver.upgrade()
+    (make_app.migrations / "versions" / "r2_slow.py").write_text(SLOW_REVISION)
+    (tmp_path / "interrupted_app.py").write_text(textwrap.dedent(INTERRUPTED_APP))
+    marker = tmp_path / "marker"
+    env = dict(
+        os.environ,
+        TEST_DATABASE_URL=url,
+        TEST_MIGRATIONS=str(make_app.migrations),
+        FLASK_APP="interrupted_app:create_app",
+        MARKER=str(marker),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flask", "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "Aborted!" in err and "Traceback" not in err
+
+    with app.app_context():
+        engine = make_app.schemaver.binds["default"].engine
+        assert "half_done" not in sa.inspect(engine).get_table_names()
+        assert make_app.schemaver.current() == {"default": ("r1",)}
+        # The lock is free again: this upgrade would time out after 5 s otherwise.
+        [result] = make_app.schemaver.upgrade()
+        assert result.after == ("r2",)
