@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -32,36 +31,6 @@ ONE_DATABASE = {None: {"user": ["name"]}, "other": {"account": ["kind"]}}
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-class ClosingAppMaker(AppMaker):
-    """An AppMaker that closes the pooled connections of every app it made.
-
-    Server connections left to the garbage collector raise ResourceWarning, which the
-    test settings turn into errors in whichever test happens to be running.
-    """
-
-    def __init__(self, tmp_path: Path) -> None:
-        super().__init__(tmp_path)
-        self.made: list[tuple[Flask, Any]] = []
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Flask:
-        app = super().__call__(*args, **kwargs)
-        self.made.append((app, self.db))
-        return app
-
-    def close(self) -> None:
-        for app, db in self.made:
-            with app.app_context():
-                for engine in db.engines.values():
-                    engine.dispose()
-
-
-@pytest.fixture
-def make_app(tmp_path: Path) -> Iterator[AppMaker]:
-    maker = ClosingAppMaker(tmp_path)
-    yield maker
-    maker.close()
 
 
 def cli(app: Flask, *args: str) -> Result:
