@@ -1,0 +1,145 @@
+"""A failing revision: what stays applied, what the error says, what happens to other binds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from conftest import AppMaker
+from flask_schemaver import DatabaseError
+from flask_schemaver import RunFailed
+from flask_schemaver import SchemaVer
+
+
+def write(schemaver: SchemaVer, bind: str, rev_id: str, body: str) -> Path:
+    [result] = schemaver.revision(rev_id, bind, rev_id=rev_id)
+    path = Path(result.revisions[0].path)
+    path.write_text(path.read_text().replace("    pass\n", body, 1))
+    return path
+
+
+@pytest.mark.mysql
+def test_mysql_failure_tells_the_truth(
+    make_app: AppMaker, mysql_db: Callable[[], str]
+) -> None:
+    app = make_app(mysql_db(), tables={None: {}})
+    ext = make_app.schemaver
+    with app.app_context():
+        write(
+            ext,
+            "default",
+            "good",
+            "    op.create_table('a', sa.Column('id', sa.Integer))\n",
+        )
+        bad = write(
+            ext,
+            "default",
+            "bad",
+            "    op.create_table('b', sa.Column('id', sa.Integer))\n"
+            "    op.execute('NOT VALID SQL')\n",
+        )
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 1
+    [line] = [x for x in result.output.splitlines() if x.startswith("Error:")]
+    assert "[default] upgrade of revision bad ('bad') failed" in line
+    assert "may have left part of its changes behind" in line
+    with app.app_context():
+        assert ext.current() == {"default": ("good",)}  # the version table is truthful
+        engine = ext.binds["default"].engine
+        assert "b" in sa.inspect(engine).get_table_names()  # MariaDB kept the DDL
+        with pytest.raises(RunFailed) as info:
+            ext.upgrade()
+        [error] = info.value.errors
+        assert isinstance(error, DatabaseError) and error.revision == "bad"
+        # After the fix (and cleaning up the half-done table) the run continues.
+        bad.write_text(bad.read_text().replace("    op.execute('NOT VALID SQL')\n", ""))
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE b"))
+        [done] = ext.upgrade()
+        assert [s.revision for s in done.steps] == ["bad"]
+
+
+@pytest.mark.postgresql
+def test_postgresql_rerun_continues_after_fix(
+    make_app: AppMaker, postgresql_db: Callable[[], str]
+) -> None:
+    app = make_app(postgresql_db(), tables={None: {}})
+    ext = make_app.schemaver
+    with app.app_context():
+        write(
+            ext,
+            "default",
+            "one",
+            "    op.create_table('a', sa.Column('id', sa.Integer))\n",
+        )
+        bad = write(
+            ext,
+            "default",
+            "two",
+            "    op.create_table('b', sa.Column('id', sa.Integer))\n"
+            "    op.execute('NOT VALID SQL')\n",
+        )
+        write(
+            ext,
+            "default",
+            "three",
+            "    op.create_table('c', sa.Column('id', sa.Integer))\n",
+        )
+        with pytest.raises(RunFailed) as info:
+            ext.upgrade()
+        assert "transactional" not in str(info.value)
+        assert "left part of its changes" not in str(info.value)
+        engine = ext.binds["default"].engine
+        assert set(sa.inspect(engine).get_table_names()) == {"a", "alembic_version"}
+        assert ext.current() == {"default": ("one",)}
+        bad.write_text(bad.read_text().replace("    op.execute('NOT VALID SQL')\n", ""))
+        [done] = ext.upgrade()
+        assert [s.revision for s in done.steps] == ["two", "three"]
+
+
+def three_binds(make_app: AppMaker) -> Flask:
+    app = make_app(
+        binds={"b": make_app.sqlite("b"), "c": make_app.sqlite("c")},
+        tables={None: {}, "b": {}, "c": {}},
+    )
+    with app.app_context():
+        for name in ("default", "b", "c"):
+            write(make_app.schemaver, name, f"{name}1", "    op.execute('SELECT 1')\n")
+        write(make_app.schemaver, "b", "b2", "    op.execute('NOT VALID SQL')\n")
+    return app
+
+
+def test_one_failing_bind_does_not_stop_the_others(make_app: AppMaker) -> None:
+    app = three_binds(make_app)
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 1
+    assert (
+        "Error: [b] upgrade of revision b2 ('b2') failed: sqlite:///" in result.output
+    )
+    lines = result.output.splitlines()
+    assert "default: 1 revision upgraded, now at default1" in lines
+    assert "b: failed" in lines
+    assert "c: 1 revision upgraded, now at c1" in lines
+    with app.app_context():
+        assert make_app.schemaver.current() == {
+            "default": ("default1",),
+            "b": ("b1",),
+            "c": ("c1",),
+        }
+
+
+def test_fail_fast_skips_the_rest(make_app: AppMaker) -> None:
+    app = three_binds(make_app)
+    result = app.test_cli_runner().invoke(args=["db", "upgrade", "--fail-fast"])
+    assert result.exit_code == 1
+    assert "c: skipped (--fail-fast)" in result.output.splitlines()
+    with app.app_context():
+        assert make_app.schemaver.current()["c"] == ()
+        with pytest.raises(RunFailed) as info:
+            make_app.schemaver.upgrade(fail_fast=True)
+    outcomes = [(r.bind, r.outcome) for r in info.value.results]
+    assert outcomes == [("default", "done"), ("b", "failed"), ("c", "skipped")]
