@@ -38,6 +38,9 @@ _RESERVED_CONTEXT = frozenset(
         "as_sql",
         "fn",
         "output_buffer",
+        "literal_binds",
+        "dialect_opts",
+        "dont_mutate",
     }
 )
 
@@ -221,9 +224,14 @@ def _context_options(
     ):
         reserved = _RESERVED_CONTEXT.intersection(given)
         if reserved:
+            hint = (
+                "; use the bind options version_table and version_table_schema"
+                if reserved & {"version_table", "version_table_schema"}
+                else "; remove it"
+            )
             raise ConfigError(
-                f"{where} sets {', '.join(sorted(reserved))}, which flask_schemaver sets "
-                "itself; use the bind options version_table and version_table_schema"
+                f"{where} sets {', '.join(sorted(reserved))}, which flask_schemaver "
+                f"sets itself{hint}"
             )
     options: dict[str, Any] = {
         "compare_type": True,

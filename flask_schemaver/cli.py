@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from collections.abc import Sequence
 from functools import partial
@@ -32,8 +33,26 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Lets a revision argument such as ``-2`` through instead of reading it as an option.
-_RELATIVE = {"ignore_unknown_options": True}
+_NEGATIVE = re.compile(r"-\d+")
+_MINUS = "\0"
+
+
+class RelativeRevisionCommand(click.Command):
+    """A command whose revision argument may be negative, e.g. ``downgrade -2``.
+
+    click would read ``-2`` as an option; it is passed through masked and unmasked by
+    :func:`_unmask`, so that a mistyped option still fails as an unknown option.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        masked = [_MINUS + a[1:] if _NEGATIVE.fullmatch(a) else a for a in args]
+        return super().parse_args(ctx, masked)
+
+
+def _unmask(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    return value.replace(_MINUS, "-") if value is not None else None
 
 
 class SchemaVerGroup(AppGroup):
@@ -364,9 +383,9 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         for result in results:
             echo(_summary(result, verb))
 
-    @db.command(context_settings=_RELATIVE)
+    @db.command(cls=RelativeRevisionCommand)
     @bind_option
-    @click.argument("revision", default="heads")
+    @click.argument("revision", default="heads", callback=_unmask)
     @run_options
     def upgrade(
         binds: tuple[str, ...],
@@ -391,10 +410,10 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
             ),
         )
 
-    @db.command(context_settings=_RELATIVE)
+    @db.command(cls=RelativeRevisionCommand)
     @bind_option
     @all_binds_option
-    @click.argument("revision", default="-1")
+    @click.argument("revision", default="-1", callback=_unmask)
     @run_options
     def downgrade(
         binds: tuple[str, ...],
@@ -421,10 +440,10 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
             ),
         )
 
-    @db.command(context_settings=_RELATIVE)
+    @db.command(cls=RelativeRevisionCommand)
     @bind_option
     @all_binds_option
-    @click.argument("revision")
+    @click.argument("revision", callback=_unmask)
     @click.option(
         "--purge", is_flag=True, help="Empty the version table before stamping."
     )

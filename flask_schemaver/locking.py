@@ -202,6 +202,18 @@ def _sqlite_lock_path(bind: Bind) -> str | None:
     return f"{os.path.abspath(database)}.{bind.version_table}.lock"
 
 
+def _lock_file(fd: int) -> None:
+    """Take an exclusive lock on an open file without waiting; OSError if it is held."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined,unused-ignore]
+    else:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 class _FileLock(_Lock):
     """An exclusive ``flock`` on a file beside the SQLite database."""
 
@@ -212,12 +224,10 @@ class _FileLock(_Lock):
     def try_acquire(self) -> bool:
         if self.path is None:
             return True
-        import fcntl
-
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            _lock_file(fd)
+        except OSError:  # held by another process
             os.close(fd)
             return False
         self.fd = fd

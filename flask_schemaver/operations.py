@@ -12,6 +12,7 @@ from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Sequence
 from contextlib import nullcontext
+from contextlib import redirect_stdout
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -357,16 +358,18 @@ def revision(
     with environment.translate_errors(bind):
         if branch_label:
             _refuse_used_label(bind, environment.script_directory(config), branch_label)
-        written = command.revision(
-            config,
-            message=message,
-            autogenerate=autogenerate,
-            head=head,
-            splice=splice,
-            branch_label=branch_label,
-            depends_on=list(depends_on) or None,  # type: ignore[arg-type]  # takes a list too
-            rev_id=rev_id or new_rev_id(taken_ids),
-        )
+        # Alembic announces post-write hooks on stdout whatever its quiet setting says.
+        with redirect_stdout(io.StringIO()):
+            written = command.revision(
+                config,
+                message=message,
+                autogenerate=autogenerate,
+                head=head,
+                splice=splice,
+                branch_label=branch_label,
+                depends_on=list(depends_on) or None,  # type: ignore[arg-type]  # takes a list too
+                rev_id=rev_id or new_rev_id(taken_ids),
+            )
     return RevisionResult(bind.name, _revisions(written))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -95,6 +96,12 @@ class Settings:
                 "[{'name': 'ruff', 'type': 'exec', 'executable': 'ruff', "
                 "'options': 'format REVISION_SCRIPT_FILENAME'}]"
             )
+        file_template = str(config["SCHEMAVER_FILE_TEMPLATE"])
+        if not re.search(r"(?<!%)%\(rev\)s", file_template):
+            raise ConfigError(
+                f"SCHEMAVER_FILE_TEMPLATE {file_template!r} must contain %(rev)s (with "
+                "one % sign), or revision files would overwrite each other"
+            )
         slug = config["SCHEMAVER_TRUNCATE_SLUG_LENGTH"]
         if slug is not None and (not isinstance(slug, int) or slug < 1):
             raise ConfigError(
@@ -117,7 +124,7 @@ class Settings:
             context=context,
             binds=binds,
             skip_empty=bool(config["SCHEMAVER_SKIP_EMPTY"]),
-            file_template=str(config["SCHEMAVER_FILE_TEMPLATE"]),
+            file_template=file_template,
             timezone=config["SCHEMAVER_TIMEZONE"],
             truncate_slug_length=slug,
             post_write_hooks=tuple(hooks),

@@ -301,3 +301,9 @@ def test_error_inside_upgrade_names_file_and_line(
     out = cli(app, "upgrade", code=1)
     assert "b1_boom.py, line 22: RuntimeError: no way" in out
     assert schemaver.current() == {"default": ()}
+
+
+def test_mistyped_option_is_not_taken_for_a_revision(app: Flask) -> None:
+    for command in ("upgrade", "downgrade", "stamp"):
+        out = cli(app, command, "--sq", code=2)
+        assert "No such option '--sq'" in out

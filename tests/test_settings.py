@@ -36,6 +36,7 @@ def test_script_options(make_app: AppMaker, tmp_path: Path) -> None:
         args=["db", "migrate", "-m", "a long message here"]
     )
     assert out.exit_code == 0, out.output
+    assert "post write hook" not in out.output  # Alembic's chatter stays out
     [path] = (make_app.migrations / "versions").glob("*.py")
     assert re.fullmatch(r"\d{8}_\w{12}_a_long_?\.py", path.name), path.name
     text = path.read_text()
@@ -121,3 +122,26 @@ def test_no_global_logging_configured(make_app: AppMaker) -> None:
         make_app.schemaver.upgrade()
     assert (list(root.handlers), root.level) == before
     assert logging.getLogger("alembic").handlers == alembic_before
+
+
+def test_file_template_needs_the_revision_id(make_app: AppMaker) -> None:
+    import pytest
+
+    from flask_schemaver import ConfigError
+
+    for template in ("%(slug)s", "%%(rev)s_%(slug)s"):
+        with pytest.raises(ConfigError, match=r"must contain %\(rev\)s"):
+            make_app(SCHEMAVER_FILE_TEMPLATE=template)
+
+
+def test_offline_options_are_reserved(make_app: AppMaker) -> None:
+    import pytest
+
+    from flask_schemaver import ConfigError
+
+    app = make_app(SCHEMAVER_CONTEXT={"literal_binds": False})
+    with (
+        app.app_context(),
+        pytest.raises(ConfigError, match="sets literal_binds.*remove it"),
+    ):
+        make_app.schemaver.binds  # noqa: B018
