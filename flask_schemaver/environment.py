@@ -107,6 +107,21 @@ def script_directory(config: Config) -> ScriptDirectory:
     return ScriptDirectory.from_config(config)
 
 
+def revision_graph(bind: Bind, settings: Settings) -> Any:
+    """The bind's revisions for reading: heads, history, targets, what is applied.
+
+    Read from the files' text when possible (see :mod:`flask_schemaver.graph`), else by
+    Alembic, which imports every file. Both offer ``walk_revisions``, ``get_revisions``,
+    ``get_heads`` and ``iterate_revisions``.
+    """
+    from . import graph
+
+    try:
+        return graph.load(bind.directory)
+    except graph.Dynamic:
+        return script_directory(make_config(bind, settings))
+
+
 def run_env(context: EnvironmentContext) -> None:
     """Run migrations for the bind named in the config; called by the bundled env.py."""
     config = context.config
@@ -279,12 +294,12 @@ def translate_errors(
         if isinstance(cause, revision_errors.MultipleHeads):
             raise MultipleHeads(bind.name, cause.heads) from exc
         if isinstance(cause, revision_errors.ResolutionError):
-            raise UnknownRevision(message, bind.name) from exc
+            raise _unknown_revision(bind, cause) from exc
         raise MigrationError(message, bind.name) from exc
     except revision_errors.MultipleHeads as exc:
         raise MultipleHeads(bind.name, exc.heads) from exc
     except revision_errors.ResolutionError as exc:
-        raise UnknownRevision(bind.hide_secrets(str(exc)), bind.name) from exc
+        raise _unknown_revision(bind, exc) from exc
     except revision_errors.RevisionError as exc:
         raise MigrationError(bind.hide_secrets(str(exc)), bind.name) from exc
     except SyntaxError as exc:
@@ -317,6 +332,20 @@ def translate_errors(
         step = running() if running else None
         prefix = f"{step[1]} failed at " if step else ""
         raise MigrationError(f"{prefix}{where}: {detail}", bind.name) from exc
+
+
+def _unknown_revision(
+    bind: Bind, exc: revision_errors.ResolutionError
+) -> UnknownRevision:
+    argument = bind.hide_secrets(str(exc.argument))
+    if str(exc).startswith("Multiple revisions start with"):
+        detail = bind.hide_secrets(str(exc))
+        return UnknownRevision(f"{detail}; give more characters of the id", bind.name)
+    return UnknownRevision(
+        f"unknown revision {argument!r}; 'flask db history --bind {bind.name}' lists "
+        "the bind's revisions",
+        bind.name,
+    )
 
 
 def _revision_frame(bind: Bind, exc: BaseException) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from typing import TYPE_CHECKING
 
 from . import environment
@@ -11,14 +12,12 @@ from .results import Revision
 from .results import RevisionStatus
 
 if TYPE_CHECKING:
-    from alembic.script import ScriptDirectory
-
     from .binds import Bind
     from .settings import Settings
 
 
-def _scripts(bind: Bind, settings: Settings) -> ScriptDirectory:
-    return environment.script_directory(environment.make_config(bind, settings))
+def _scripts(bind: Bind, settings: Settings) -> Any:
+    return environment.revision_graph(bind, settings)
 
 
 def revision_ids(bind: Bind, settings: Settings) -> set[str]:

@@ -259,7 +259,7 @@ def _check_start(
     **_: Any,
 ) -> None:
     """Refuse, before anything changes, a run that cannot go well."""
-    scripts = environment.script_directory(environment.make_config(bind, settings))
+    scripts = environment.revision_graph(bind, settings)
     with environment.translate_errors(bind):
         known = {s.revision for s in scripts.walk_revisions()}
         missing = [rev for rev in current if rev not in known]
@@ -309,7 +309,7 @@ def _at_target(
         return not current and (revision == "base" or revision.startswith("-"))
     if purge or revision[:1] in ("+", "-") or ":" in revision:
         return False
-    scripts = environment.script_directory(environment.make_config(bind, settings))
+    scripts = environment.revision_graph(bind, settings)
     with environment.translate_errors(bind):
         if revision in ("head", "heads"):
             target = set(scripts.get_heads())
@@ -327,7 +327,7 @@ def validate_target(bind: Bind, settings: Settings, revision: str) -> None:
     if "@" in revision and revision.split("@", 1)[1][:1] in ("+", "-"):
         # label@-1 and friends: the label must exist
         revision = revision.split("@", 1)[0] + "@head"
-    scripts = environment.script_directory(environment.make_config(bind, settings))
+    scripts = environment.revision_graph(bind, settings)
     try:
         with environment.translate_errors(bind):
             scripts.get_revisions(revision)

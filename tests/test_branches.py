@@ -528,7 +528,8 @@ def test_show(branched: tuple[Flask, SchemaVer, Chain], make_app: AppMaker) -> N
     result = runner.invoke(args=["db", "show", "--bind", "default", "nope"])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "Error: [default] Can't locate revision identified by 'nope'"
+        "Error: [default] unknown revision 'nope'; 'flask db history --bind default' "
+        "lists the bind's revisions"
     ]
 
 
@@ -673,7 +674,8 @@ def test_depends_on(
     )  # fmt: skip
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"Error: [default] Can't locate revision identified by '{c.aux}'"
+        f"Error: [default] unknown revision '{c.aux}'; "
+        "'flask db history --bind default' lists the bind's revisions"
     ]
     assert not list((make_app.migrations / "versions").glob("*_x.py"))
 
