@@ -1,0 +1,163 @@
+"""The revision graph read from the files' text, and its cache."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from conftest import AppMaker
+from flask_schemaver import graph
+from flask_schemaver import SchemaVer
+
+REVISION = '''"""{message}
+
+Revision ID: {rev}
+"""
+from alembic import op
+
+revision = {rev!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
+'''
+
+
+def write(folder: Path, rev: str, down: str | None, message: str = "msg") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{rev}_file.py"
+    path.write_text(REVISION.format(rev=rev, down=down, message=message))
+    return path
+
+
+def heads(folder: Path) -> list[str]:
+    return sorted(graph.load(folder).get_heads())
+
+
+def test_reads_the_chain_without_running_files(tmp_path: Path) -> None:
+    write(tmp_path, "a", None, "first")
+    (tmp_path / "b_file.py").write_text(
+        REVISION.format(rev="b", down="a", message="second")
+        + "\nraise RuntimeError('never run me')\n"
+    )
+    scripts = graph.load(tmp_path)
+    assert scripts.get_heads() == ["b"]
+    [b] = scripts.get_revisions("b")
+    assert b.doc == "second" and b.path == str(tmp_path / "b_file.py")
+    assert [r.revision for r in scripts.walk_revisions()] == ["b", "a"]
+
+
+def test_cache_follows_edits_additions_deletions_and_renames(tmp_path: Path) -> None:
+    a = write(tmp_path, "a", None)
+    b = write(tmp_path, "b", "a")
+    assert heads(tmp_path) == ["b"]
+    cache = tmp_path / "__pycache__" / "schemaver-revisions.json"
+    assert set(json.loads(cache.read_text())["files"]) == {a.name, b.name}
+
+    # Edited with the modification time put back (clock skew, or an edit in the same tick).
+    stat = b.stat()
+    b.write_text(REVISION.format(rev="b", down=None, message="msg"))
+    os.utime(b, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert heads(tmp_path) == ["a", "b"]
+
+    c = write(tmp_path, "c", "b")  # added
+    assert heads(tmp_path) == ["a", "c"]
+    c.unlink()  # deleted
+    assert heads(tmp_path) == ["a", "b"]
+    b.rename(tmp_path / "renamed.py")  # renamed: same content, new name
+    assert heads(tmp_path) == ["a", "b"]
+    assert set(json.loads(cache.read_text())["files"]) == {a.name, "renamed.py"}
+
+
+def test_cache_is_used(tmp_path: Path) -> None:
+    write(tmp_path, "a", None, "from the file")
+    graph.load(tmp_path)
+    cache = tmp_path / "__pycache__" / "schemaver-revisions.json"
+    data = json.loads(cache.read_text())
+    data["files"]["a_file.py"]["facts"]["docstring"] = "from the cache"
+    cache.write_text(json.dumps(data))
+    [a] = graph.load(tmp_path).get_revisions("a")
+    assert a.doc == "from the cache"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "revision = 'x' + 'y'\ndown_revision = None\n",
+        "revision = 'x'\ndown_revision = None\ndown_revision += ()\n",
+        "revision = 'x'\nfrom elsewhere import down_revision\n",
+        "revision = 'x'\n",
+        "revision = 'x'\ndown_revision = None\nif True:\n    revision = 'y'\n",
+        "def broken(:\n",
+    ],
+    ids=["expression", "augmented", "imported", "missing", "conditional", "syntax"],
+)
+def test_files_it_cannot_read_are_left_to_alembic(tmp_path: Path, text: str) -> None:
+    (tmp_path / "x.py").write_text(text)
+    with pytest.raises(graph.Dynamic):
+        graph.load(tmp_path)
+
+
+def test_dynamic_file_falls_back_to_alembic(app: Flask, schemaver: SchemaVer) -> None:
+    folder = Path(app.config["SCHEMAVER_DIRECTORY"]) / "versions"
+    write(folder, "a", None)
+    (folder / "b_file.py").write_text(
+        '"""computed"""\nrevision = "".join(["b"])\ndown_revision = "a"\n'
+        "branch_labels = None\ndepends_on = None\n"
+        "def upgrade():\n    pass\n\ndef downgrade():\n    pass\n"
+    )
+    assert [r.id for r in schemaver.heads()["default"]] == ["b"]
+    [result] = schemaver.upgrade()
+    assert result.after == ("b",)
+
+
+def test_unwritable_folder_goes_without_cache(tmp_path: Path) -> None:
+    write(tmp_path, "a", None)
+    (tmp_path / "__pycache__").write_text("not a folder")
+    assert heads(tmp_path) == ["a"]
+
+
+def test_graph_and_alembic_agree_on_a_branchy_chain(make_app: AppMaker) -> None:
+    app = make_app()
+    with app.app_context():
+        ext = make_app.schemaver
+        ext.revision("base", rev_id="r0")
+        ext.revision("a", rev_id="ra", head="r0", branch_label="alpha")
+        ext.revision("b", rev_id="rb", head="r0", splice=True, branch_label="beta")
+        ext.revision("c", rev_id="rc", head="beta@head", depends_on=["ra"])
+        bind = ext.binds["default"]
+        from flask_schemaver import environment
+
+        static = environment.revision_graph(bind, app.extensions["schemaver"].settings)
+        full = environment.script_directory(
+            environment.make_config(bind, app.extensions["schemaver"].settings)
+        )
+        assert isinstance(static, graph.StaticScripts)
+        for target in ("heads", "alpha@head", "beta@head", "r0", "rc"):
+            assert [r.revision for r in static.get_revisions(target)] == [
+                r.revision for r in full.get_revisions(target)
+            ]
+        assert sorted(static.get_heads()) == sorted(full.get_heads())
+        assert [r.revision for r in static.walk_revisions()] == [
+            r.revision for r in full.walk_revisions()
+        ]
+        for rev in ("r0", "ra", "rb", "rc"):
+            [s], [f] = static.get_revisions(rev), full.get_revisions(rev)
+            assert (s.is_head, s.is_branch_point, s.is_merge_point, s.doc) == (
+                f.is_head,
+                f.is_branch_point,
+                f.is_merge_point,
+                f.doc,
+            )
+            assert s.branch_labels == f.branch_labels
