@@ -116,7 +116,7 @@ class Bind:
 _LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
 
 
-def _database_identity(engine: sa.Engine) -> tuple[Any, ...]:
+def database_identity(engine: sa.Engine) -> tuple[Any, ...]:
     """Which database a URL names, with the local host and default port spelled one way.
 
     Two binds whose identities match share a database: they must not touch each other's
@@ -255,7 +255,7 @@ def _check_distinct(binds: Iterable[Bind]) -> None:
                 f"binds {other!r} and {bind.name!r} would share the folder "
                 f"{bind.directory}; set 'directory' for one of them in SCHEMAVER_BINDS"
             )
-        where = _database_identity(bind.engine) + (
+        where = database_identity(bind.engine) + (
             bind.version_table_schema,
             bind.version_table,
         )
@@ -276,10 +276,10 @@ def _mark_foreign_tables(
     owners = [(b, b.engine, b.metadata) for b in binds]
     owners += [(None, engine, metadata) for engine, metadata in excluded]
     for bind in binds:
-        here = _database_identity(bind.engine)
+        here = database_identity(bind.engine)
         foreign: set[tuple[str | None, str]] = set()
         for owner, engine, metadata in owners:
-            if owner is bind or _database_identity(engine) != here:
+            if owner is bind or database_identity(engine) != here:
                 continue
             foreign.update((t.schema, t.name) for t in metadata.tables.values())
             if owner is not None:

@@ -210,6 +210,12 @@ def run_options(func: F) -> F:
                 is_flag=True,
                 help="Stop at the first bind that fails; the rest are skipped.",
             ),
+            click.option(
+                "-j",
+                "--jobs",
+                type=click.IntRange(min=1),
+                help="Databases to migrate at once (default: SCHEMAVER_JOBS, 1).",
+            ),
         ]
     ):
         func = option(func)
@@ -394,6 +400,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         tag: str | None,
         x_args: tuple[str, ...],
         fail_fast: bool,
+        jobs: int | None,
     ) -> None:
         """Upgrade the databases to a later revision (default: heads)."""
         run_and_report(
@@ -407,6 +414,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
                 tag=tag,
                 x_args=x_args,
                 fail_fast=fail_fast,
+                jobs=jobs,
             ),
         )
 
@@ -423,6 +431,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         tag: str | None,
         x_args: tuple[str, ...],
         fail_fast: bool,
+        jobs: int | None,
     ) -> None:
         """Revert the databases to an earlier revision (default: -1)."""
         run_and_report(
@@ -437,6 +446,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
                 tag=tag,
                 x_args=x_args,
                 fail_fast=fail_fast,
+                jobs=jobs,
             ),
         )
 
@@ -457,6 +467,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         tag: str | None,
         x_args: tuple[str, ...],
         fail_fast: bool,
+        jobs: int | None,
     ) -> None:
         """Record a revision in the version table without running migrations."""
 
@@ -471,6 +482,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
                 tag=tag,
                 x_args=x_args,
                 fail_fast=fail_fast,
+                jobs=jobs,
                 **callbacks,
             )
 

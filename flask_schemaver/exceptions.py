@@ -27,10 +27,24 @@ class SchemaVerError(Exception):
         #: The name of the bind it happened on, if any.
         self.bind = bind
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt without calling __init__, whose signature differs per subclass: errors
+        # travel between processes when binds run in parallel.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
     def __str__(self) -> str:
         if self.bind is None:
             return self.message
         return f"[{self.bind}] {self.message}"
+
+
+def _rebuild(
+    cls: type[SchemaVerError], args: tuple[object, ...], state: dict[str, object]
+) -> SchemaVerError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(SchemaVerError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from .binds import resolve_binds
 from .binds import select
 from .exceptions import ConfigError
 from .exceptions import RunFailed
-from .exceptions import SchemaVerError
 from .exceptions import UnknownRevision
 from .exceptions import UsageError
 from .settings import Settings
@@ -29,6 +27,7 @@ if TYPE_CHECKING:
 
     from .locking import WaitCallback
     from .operations import StepCallback
+    from .parallel import BindRun
     from .results import BindStatus
     from .results import CheckResult
     from .results import Revision
@@ -260,6 +259,7 @@ class SchemaVer:
         tag: str | None = None,
         x_args: Sequence[str] = (),
         fail_fast: bool = False,
+        jobs: int | None = None,
         on_step: StepCallback | None = None,
         on_wait: WaitCallback | None = None,
     ) -> list[RunResult]:
@@ -276,16 +276,19 @@ class SchemaVer:
             self._having(bind, self.select(bind), [revision]),
             revision,
             fail_fast,
-            lambda b: operations.upgrade(
+            lambda b, step, wait: operations.upgrade(
                 b,
                 settings,
                 revision,
                 sql=sql,
                 tag=tag,
                 x_args=x_args,
-                on_step=on_step,
-                on_wait=on_wait,
+                on_step=step,
+                on_wait=wait,
             ),
+            jobs=jobs,
+            on_step=on_step,
+            on_wait=on_wait,
         )
 
     def downgrade(
@@ -298,6 +301,7 @@ class SchemaVer:
         tag: str | None = None,
         x_args: Sequence[str] = (),
         fail_fast: bool = False,
+        jobs: int | None = None,
         on_step: StepCallback | None = None,
         on_wait: WaitCallback | None = None,
     ) -> list[RunResult]:
@@ -312,16 +316,19 @@ class SchemaVer:
             ),
             revision,
             fail_fast,
-            lambda b: operations.downgrade(
+            lambda b, step, wait: operations.downgrade(
                 b,
                 settings,
                 revision,
                 sql=sql,
                 tag=tag,
                 x_args=x_args,
-                on_step=on_step,
-                on_wait=on_wait,
+                on_step=step,
+                on_wait=wait,
             ),
+            jobs=jobs,
+            on_step=on_step,
+            on_wait=on_wait,
         )
 
     def stamp(
@@ -335,6 +342,7 @@ class SchemaVer:
         tag: str | None = None,
         x_args: Sequence[str] = (),
         fail_fast: bool = False,
+        jobs: int | None = None,
         on_wait: WaitCallback | None = None,
     ) -> list[RunResult]:
         """Set the version table of the binds named, running no migration."""
@@ -346,7 +354,7 @@ class SchemaVer:
             self._having(bind, self._destructive("stamp", bind, all_binds), [revision]),
             revision,
             fail_fast,
-            lambda b: operations.stamp(
+            lambda b, step, wait: operations.stamp(
                 b,
                 settings,
                 revision,
@@ -354,8 +362,10 @@ class SchemaVer:
                 tag=tag,
                 purge=purge,
                 x_args=x_args,
-                on_wait=on_wait,
+                on_wait=wait,
             ),
+            jobs=jobs,
+            on_wait=on_wait,
         )
 
     def _run_each(
@@ -364,22 +374,27 @@ class SchemaVer:
         binds: list[Bind],
         revision: str,
         fail_fast: bool,
-        run: Callable[[Bind], RunResult],
+        run: BindRun,
+        *,
+        jobs: int | None,
+        on_step: StepCallback | None = None,
+        on_wait: WaitCallback | None = None,
     ) -> list[RunResult]:
-        from .results import RunResult
+        from .parallel import run_binds
 
-        results: list[RunResult] = []
-        failed = False
-        for b in binds:
-            if failed and fail_fast:
-                results.append(RunResult(b.name, (), (), outcome="skipped"))
-                continue
-            try:
-                results.append(run(b))
-            except SchemaVerError as exc:
-                failed = True
-                results.append(RunResult(b.name, (), (), outcome="failed", error=exc))
-        if failed:
+        if jobs is None:
+            jobs = self._state().settings.jobs
+        if jobs < 1:
+            raise UsageError(f"--jobs must be 1 or more, not {jobs}")
+        results = run_binds(
+            binds,
+            run,
+            jobs=jobs,
+            fail_fast=fail_fast,
+            on_step=on_step,
+            on_wait=on_wait,
+        )
+        if any(r.outcome != "done" for r in results):
             raise RunFailed(verb, results)
         return results
 

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "SCHEMAVER_POST_WRITE_HOOKS": [],
     "SCHEMAVER_LOCK": True,
     "SCHEMAVER_LOCK_TIMEOUT": 600,
+    "SCHEMAVER_JOBS": 1,
 }
 
 #: Options a bind may set in ``SCHEMAVER_BINDS``.
@@ -61,6 +62,7 @@ class Settings:
     post_write_hooks: tuple[Mapping[str, str], ...] = field(default=())
     lock: bool = True
     lock_timeout: float | None = 600
+    jobs: int = 1
 
     @classmethod
     def from_app(cls, app: Flask, options: Mapping[str, Any]) -> Settings:
@@ -116,7 +118,11 @@ class Settings:
             raise ConfigError(
                 "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds, or None to wait forever"
             )
+        jobs = config["SCHEMAVER_JOBS"]
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise ConfigError("SCHEMAVER_JOBS must be a whole number, 1 or more")
         return cls(
+            jobs=jobs,
             lock=bool(config["SCHEMAVER_LOCK"]),
             lock_timeout=timeout,
             directory=os.path.abspath(directory),
