@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 import traceback
 import warnings
 from collections.abc import Callable
@@ -213,6 +214,18 @@ def _revision_directives_hook(
     return process_revision_directives
 
 
+def label_owner(scripts: Any, label: str) -> str | None:
+    """The revision whose file declares branch label ``label``, if any.
+
+    Alembic also lists a label on every revision of its branch; only the declaring
+    revision's own labels count here.
+    """
+    for script in scripts.walk_revisions():
+        if label in getattr(script, "_orig_branch_labels", ()):
+            return str(script.revision)
+    return None
+
+
 def current_heads(
     bind: Bind, connection: sa.Connection | None = None
 ) -> tuple[str, ...]:
@@ -295,11 +308,15 @@ def translate_errors(
             raise MultipleHeads(bind.name, cause.heads) from exc
         if isinstance(cause, revision_errors.ResolutionError):
             raise _unknown_revision(bind, cause) from exc
+        if isinstance(cause, revision_errors.CycleDetected):
+            raise _cycle(bind, cause) from exc
         raise MigrationError(message, bind.name) from exc
     except revision_errors.MultipleHeads as exc:
         raise MultipleHeads(bind.name, exc.heads) from exc
     except revision_errors.ResolutionError as exc:
         raise _unknown_revision(bind, exc) from exc
+    except revision_errors.CycleDetected as exc:
+        raise _cycle(bind, exc) from exc
     except revision_errors.RevisionError as exc:
         raise MigrationError(bind.hide_secrets(str(exc)), bind.name) from exc
     except SyntaxError as exc:
@@ -331,7 +348,17 @@ def translate_errors(
         detail = bind.hide_secrets(f"{type(exc).__name__}: {exc}")
         step = running() if running else None
         prefix = f"{step[1]} failed at " if step else ""
-        raise MigrationError(f"{prefix}{where}: {detail}", bind.name) from exc
+        raise MigrationError(
+            f"{prefix}{where}: {detail}; fix the revision file", bind.name
+        ) from exc
+
+
+def _cycle(bind: Bind, exc: revision_errors.CycleDetected) -> MigrationError:
+    return MigrationError(
+        f"{exc} in {bind.directory}; fix the down_revision (or depends_on) of these "
+        "revision files so the chain runs one way",
+        bind.name,
+    )
 
 
 def _unknown_revision(
@@ -357,6 +384,36 @@ def _revision_frame(bind: Bind, exc: BaseException) -> str | None:
     return None
 
 
+_DATABASE_HINTS = (
+    (
+        re.compile(r"database \S+ does not exist|unknown database", re.I),
+        "create the database, or correct the bind's URL",
+    ),
+    (
+        re.compile(
+            r"connection refused|can't connect|could not connect|timeout expired", re.I
+        ),
+        "check that the database server is running and the bind's URL is right",
+    ),
+    (
+        re.compile(
+            r"permission denied|must be owner|access denied|command denied", re.I
+        ),
+        "grant the bind's database user the rights it needs, or migrate as a user "
+        "that has them",
+    ),
+    (
+        re.compile(r"password authentication failed|authentication failed", re.I),
+        "check the user name and password in the bind's URL",
+    ),
+)
+
+
 def _database_message(bind: Bind, exc: sa.exc.DBAPIError) -> str:
     detail = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
-    return bind.hide_secrets(f"{bind.safe_url}: {detail}")
+    message = f"{bind.safe_url}: {detail}"
+    for pattern, hint in _DATABASE_HINTS:
+        if pattern.search(detail):
+            message = f"{message}; {hint}"
+            break
+    return bind.hide_secrets(message)

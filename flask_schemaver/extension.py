@@ -231,7 +231,7 @@ class SchemaVer:
 
     def _taken_ids(self, rev_id: str | None) -> set[str]:
         from . import inspection
-        from .operations import check_rev_id
+        from .checks import check_rev_id
 
         if rev_id is not None:
             check_rev_id(rev_id)
@@ -286,6 +286,7 @@ class SchemaVer:
                 on_step=step,
                 on_wait=wait,
             ),
+            sql=sql,
             jobs=jobs,
             on_step=on_step,
             on_wait=on_wait,
@@ -326,6 +327,7 @@ class SchemaVer:
                 on_step=step,
                 on_wait=wait,
             ),
+            sql=sql,
             jobs=jobs,
             on_step=on_step,
             on_wait=on_wait,
@@ -364,6 +366,8 @@ class SchemaVer:
                 x_args=x_args,
                 on_wait=wait,
             ),
+            sql=sql,
+            purge=purge,
             jobs=jobs,
             on_wait=on_wait,
         )
@@ -376,12 +380,19 @@ class SchemaVer:
         fail_fast: bool,
         run: BindRun,
         *,
+        sql: bool,
+        purge: bool = False,
         jobs: int | None,
         on_step: StepCallback | None = None,
         on_wait: WaitCallback | None = None,
     ) -> list[RunResult]:
+        from .checks import preflight
         from .parallel import run_binds
 
+        settings = self._state().settings
+        # Bad input is refused before any bind changes.
+        for b in binds:
+            preflight(verb, b, settings, revision, sql=sql, purge=purge)
         if jobs is None:
             jobs = self._state().settings.jobs
         if jobs < 1:
@@ -407,20 +418,20 @@ class SchemaVer:
         ``1a2b`` or ``label@head`` picks the binds that have it. A named bind that lacks
         it is bad input.
         """
-        from . import operations
+        from . import checks
 
         settings = self._state().settings
         if bind:
             for b in binds:
                 for target in targets:
-                    operations.validate_target(b, settings, target)
+                    checks.validate_target(b, settings, target)
             return binds
         having: list[Bind] = []
         first_error: UnknownRevision | None = None
         for b in binds:
             try:
                 for target in targets:
-                    operations.validate_target(b, settings, target)
+                    checks.validate_target(b, settings, target)
             except UnknownRevision as exc:
                 first_error = first_error or exc
             else:
@@ -430,7 +441,7 @@ class SchemaVer:
                 raise first_error
             raise UnknownRevision(
                 f"no bind has {' or '.join(repr(t) for t in targets)}; "
-                f"the binds are: {', '.join(b.name for b in binds)}"
+                "'flask db history' lists each bind's revisions"
             )
         return having
 

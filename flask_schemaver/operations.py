@@ -5,8 +5,6 @@ revision files (revision, merge, init). Each works on one bind and returns data.
 from __future__ import annotations
 
 import io
-import os
-import re
 import time
 from collections.abc import Callable
 from collections.abc import Collection
@@ -20,12 +18,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.util import rev_id as random_rev_id
 
+from . import checks
 from . import environment
 from . import locking
-from .exceptions import MigrationError
-from .exceptions import SchemaVerError
-from .exceptions import UnknownRevision
-from .exceptions import UsageError
 from .locking import WaitCallback
 from .results import Revision
 from .results import RevisionResult
@@ -34,7 +29,6 @@ from .results import Step
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationInfo
-    from alembic.script import ScriptDirectory
 
     from .binds import Bind
     from .settings import Settings
@@ -105,10 +99,6 @@ def stamp(
     on_wait: WaitCallback | None = None,
 ) -> RunResult:
     """Set the bind's version table to ``revision`` without running any migration."""
-    if sql and purge:
-        raise UsageError(
-            "--purge needs the live database; it cannot be used with --sql"
-        )
     return _run(
         command.stamp,
         bind,
@@ -178,25 +168,9 @@ def _run(
     on_wait: WaitCallback | None = None,
     **kwargs: Any,
 ) -> RunResult:
-    if not os.path.isdir(settings.directory):
-        raise MigrationError(
-            f"there is no migrations folder at {settings.directory}; write revisions "
-            "with 'flask db migrate' (it makes the folder), or point "
-            "SCHEMAVER_DIRECTORY at the existing folder",
-            bind.name,
-        )
-    if sql and alembic_command is command.downgrade and ":" not in revision:
-        raise UsageError(
-            "offline downgrade needs the revision to start from: give FROM:TO, "
-            "e.g. 'head:base'",
-            bind.name,
-        )
-    if sql and revision.lstrip("+-").isdigit():
-        raise UsageError(
-            f"offline SQL cannot count {revision} from the database's revision: "
-            "give FROM:TO revision ids instead",
-            bind.name,
-        )
+    verb = alembic_command.__name__
+    purge = bool(kwargs.get("purge"))
+    checks.check_arguments(verb, bind, settings, revision, sql=sql, purge=purge)
     tracker = _Tracker(bind, on_step)
     errors = environment.translate_errors(bind, tracker.describe_running)
 
@@ -219,8 +193,8 @@ def _run(
         return RunResult(bind.name, (), (), tracker.steps, sql=buffer.getvalue())
 
     before = environment.current_heads(bind)
-    _check_start(alembic_command, bind, settings, revision, before, **kwargs)
-    if _at_target(alembic_command, bind, settings, revision, before, **kwargs):
+    checks.check_start(verb, bind, settings, revision, before, purge)
+    if checks.at_target(verb, bind, settings, revision, before, purge):
         return RunResult(bind.name, before, before, note="nothing to do")
     with errors, bind.engine.connect() as connection:
         guard = (
@@ -233,8 +207,8 @@ def _run(
         with guard:
             # Another process may have migrated the bind while this one waited.
             again = environment.current_heads(bind, connection)
-            if again != before and _at_target(
-                alembic_command, bind, settings, revision, again, **kwargs
+            if again != before and checks.at_target(
+                verb, bind, settings, revision, again, purge
             ):
                 return RunResult(
                     bind.name,
@@ -247,94 +221,6 @@ def _run(
             )
             after = environment.current_heads(bind, connection)
     return RunResult(bind.name, again, after, tracker.steps)
-
-
-def _check_start(
-    alembic_command: Callable[..., None],
-    bind: Bind,
-    settings: Settings,
-    revision: str,
-    current: tuple[str, ...],
-    purge: bool = False,
-    **_: Any,
-) -> None:
-    """Refuse, before anything changes, a run that cannot go well."""
-    scripts = environment.revision_graph(bind, settings)
-    with environment.translate_errors(bind):
-        known = {s.revision for s in scripts.walk_revisions()}
-        missing = [rev for rev in current if rev not in known]
-        if missing and not purge:
-            fix = (
-                f"run 'flask db stamp --bind {bind.name} --purge REVISION'"
-                if alembic_command is command.stamp
-                else "restore the file, or record where the database really is with "
-                f"'flask db stamp --bind {bind.name} --purge REVISION'"
-            )
-            raise MigrationError(
-                f"the database is at {', '.join(missing)}, which no revision file in "
-                f"{bind.directory} has; {fix}",
-                bind.name,
-            )
-        if alembic_command is not command.downgrade or not revision.startswith("-"):
-            return
-        if len(current) > 1:
-            raise MigrationError(
-                f"the database is at several heads ({', '.join(current)}), so "
-                f"'downgrade {revision}' is ambiguous; name the revision to go to, "
-                f"e.g. '{current[0]}@{revision}'",
-                bind.name,
-            )
-        steps = revision[1:]
-        if current and steps.isdigit():
-            applied = len(list(scripts.iterate_revisions(current[0], "base")))
-            if int(steps) > applied:
-                raise UsageError(
-                    f"'downgrade {revision}' goes below base: only {applied} "
-                    "revision(s) are applied; downgrade to 'base' to undo them all",
-                    bind.name,
-                )
-
-
-def _at_target(
-    alembic_command: Callable[..., None],
-    bind: Bind,
-    settings: Settings,
-    revision: str,
-    current: tuple[str, ...],
-    purge: bool = False,
-    **_: Any,
-) -> bool:
-    """Whether the bind is already where ``revision`` would take it."""
-    if alembic_command is command.downgrade:
-        return not current and (revision == "base" or revision.startswith("-"))
-    if purge or revision[:1] in ("+", "-") or ":" in revision:
-        return False
-    scripts = environment.revision_graph(bind, settings)
-    with environment.translate_errors(bind):
-        if revision in ("head", "heads"):
-            target = set(scripts.get_heads())
-        else:
-            target = {s.revision for s in scripts.get_revisions(revision) if s}
-    return set(current) == target
-
-
-def validate_target(bind: Bind, settings: Settings, revision: str) -> None:
-    """Raise :class:`UnknownRevision` when ``revision`` names nothing in the bind."""
-    if revision[:1] in ("+", "-") or ":" in revision:
-        return
-    if revision in ("head", "heads", "base"):
-        return
-    if "@" in revision and revision.split("@", 1)[1][:1] in ("+", "-"):
-        # label@-1 and friends: the label must exist
-        revision = revision.split("@", 1)[0] + "@head"
-    scripts = environment.revision_graph(bind, settings)
-    try:
-        with environment.translate_errors(bind):
-            scripts.get_revisions(revision)
-    except UnknownRevision:
-        raise
-    except SchemaVerError:
-        return  # not a problem with the argument; the run itself will report it
 
 
 def revision(
@@ -357,7 +243,9 @@ def revision(
     )
     with environment.translate_errors(bind):
         if branch_label:
-            _refuse_used_label(bind, environment.script_directory(config), branch_label)
+            checks.check_branch_label(
+                bind, environment.revision_graph(bind, settings), branch_label
+            )
         # Alembic announces post-write hooks on stdout whatever its quiet setting says.
         with redirect_stdout(io.StringIO()):
             written = command.revision(
@@ -402,33 +290,12 @@ def merge(
     return RevisionResult(bind.name, _revisions(written))
 
 
-def _refuse_used_label(bind: Bind, scripts: ScriptDirectory, label: str) -> None:
-    for script in scripts.walk_revisions():
-        if label in script.branch_labels:
-            raise UsageError(
-                f"branch label {label!r} is already used by revision {script.revision}; "
-                "choose another --branch-label",
-                bind.name,
-            )
-
-
 def init(bind: Bind) -> bool:
     """Create the bind's revision folder; return False when it existed already."""
     if bind.directory.is_dir():
         return False
     bind.directory.mkdir(parents=True)
     return True
-
-
-_REV_ID = re.compile(r"[A-Za-z0-9_]+")
-
-
-def check_rev_id(rev_id: str) -> None:
-    """Refuse a revision id that cannot be part of a file name or a revision target."""
-    if not _REV_ID.fullmatch(rev_id):
-        raise UsageError(
-            f"--rev-id {rev_id!r} may only hold letters, digits and underscores"
-        )
 
 
 def new_rev_id(taken: Collection[str]) -> str:

@@ -115,7 +115,8 @@ def _run_parallel(
                     for future in pending:
                         future.cancel()
                     pending = {f for f in pending if not f.cancelled()}
-            _relay(events, on_step, on_wait)
+        # The workers have exited, so everything they sent is in the pipe by now.
+        _relay(events, on_step, on_wait)
     finally:
         _job = None
         events.close()

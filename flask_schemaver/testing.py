@@ -1,0 +1,416 @@
+"""Testing migrations: throwaway databases for an app's binds, helpers that migrate them
+and move rows across revisions, and the checks that the pytest plugin collects.
+
+Nothing imports this module until a test asks for it (see :mod:`.pytest_plugin`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import uuid
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from . import inspection
+from . import operations
+from .binds import Bind
+from .binds import database_identity
+from .binds import resolve_binds
+from .exceptions import ConfigError
+from .exceptions import UnknownBind
+from .exceptions import UnknownRevision
+from .exceptions import UsageError
+from .results import Revision
+from .results import RunResult
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .settings import Settings
+
+_KEYWORDS = frozenset({"head", "heads", "base"})
+_SERVERS = ("postgresql", "mysql", "mariadb")
+
+
+class ThrowawayDatabases:
+    """Empty databases for tests, one kind per bind: SQLite files for SQLite binds, and
+    uniquely named databases on the server of PostgreSQL and MySQL/MariaDB binds.
+
+    Server databases are named ``schemaver_<token>_<n>``; a database a test is done
+    with is emptied and handed to the next test, and :meth:`close` drops them all.
+    """
+
+    def __init__(self) -> None:
+        self.token = uuid.uuid4().hex[:8]
+        self._admins: dict[str, sa.Engine] = {}
+        self._made: dict[str, list[str]] = {}
+        self._free: dict[str, list[str]] = {}
+        self._numbers = itertools.count(1)
+
+    def acquire(self, url: sa.URL, sqlite_file: Path, bind: str) -> sa.URL:
+        """The URL of an empty database of the kind ``url`` names."""
+        backend = url.get_backend_name()
+        if backend == "sqlite":
+            sqlite_file.unlink(missing_ok=True)
+            return url.set(database=str(sqlite_file), query={})
+        if backend not in _SERVERS:
+            raise ConfigError(
+                f"bind {bind!r} uses {backend}; throwaway test databases can be made "
+                "on SQLite, PostgreSQL and MySQL/MariaDB only",
+                bind,
+            )
+        key = _server_key(url)
+        free = self._free.setdefault(key, [])
+        if free:
+            return url.set(database=free.pop())
+        admin = self._admin(url, key, bind)
+        made = self._made.setdefault(key, [])
+        name = f"schemaver_{self.token}_{next(self._numbers)}"
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"CREATE DATABASE {_quote(admin, name)}"))
+        made.append(name)
+        return url.set(database=name)
+
+    def release(self, url: sa.URL) -> None:
+        """Empty a database from :meth:`acquire` so that another test can have it."""
+        if url.get_backend_name() == "sqlite" or url.database is None:
+            return
+        key = _server_key(url)
+        admin = self._admins[key]
+        try:
+            if admin.dialect.name == "postgresql":
+                _empty_postgresql(url)
+            else:
+                with admin.connect() as connection:
+                    quoted = _quote(admin, url.database)
+                    connection.execute(sa.text(f"DROP DATABASE {quoted}"))
+                    connection.execute(sa.text(f"CREATE DATABASE {quoted}"))
+        except sa.exc.DBAPIError:
+            # Still in use, e.g. by a connection the test leaked: give it up.
+            self._drop(admin, url.database)
+            self._made[key].remove(url.database)
+            return
+        self._free[key].append(url.database)
+
+    def close(self) -> None:
+        """Drop every database made; dispose of the server connections."""
+        for key, admin in self._admins.items():
+            for name in self._made.get(key, []):
+                self._drop(admin, name)
+            admin.dispose()
+        self._admins.clear()
+        self._made.clear()
+        self._free.clear()
+
+    def _admin(self, url: sa.URL, key: str, bind: str) -> sa.Engine:
+        admin = self._admins.get(key)
+        if admin is not None:
+            return admin
+        candidates = (
+            ("postgres", "template1")
+            if url.get_backend_name() == "postgresql"
+            else (None,)
+        )
+        error: sa.exc.DBAPIError | None = None
+        for database in candidates:
+            admin = sa.create_engine(
+                url.set(database=database), isolation_level="AUTOCOMMIT"
+            )
+            try:
+                with admin.connect():
+                    pass
+            except sa.exc.DBAPIError as exc:
+                admin.dispose()
+                error = error or exc
+                continue
+            self._admins[key] = admin
+            return admin
+        assert error is not None
+        safe = url.set(database=None).render_as_string(hide_password=True)
+        raise ConfigError(
+            f"cannot make a throwaway database on the server of bind {bind!r} at "
+            f"{safe}: {' '.join(str(error.orig).split())}",
+            bind,
+        ) from error
+
+    @staticmethod
+    def _drop(admin: sa.Engine, name: str) -> None:
+        force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
+        with admin.connect() as connection:
+            connection.execute(
+                sa.text(f"DROP DATABASE IF EXISTS {_quote(admin, name)}{force}")
+            )
+
+
+def _server_key(url: sa.URL) -> str:
+    return url.set(database="").render_as_string(hide_password=False)
+
+
+def _quote(engine: sa.Engine, name: str) -> str:
+    return engine.dialect.identifier_preparer.quote_identifier(name)
+
+
+def _empty_postgresql(url: sa.URL) -> None:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+            schemas = connection.scalars(
+                sa.text(
+                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                    "AND nspname <> 'information_schema'"
+                )
+            ).all()
+            for schema in schemas:
+                quoted = _quote(engine, schema)
+                connection.execute(sa.text(f"DROP SCHEMA {quoted} CASCADE"))
+            connection.execute(sa.text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
+class MigrationRunner:
+    """Migrates an app's binds on throwaway databases.
+
+    Every bind of ``app`` gets an empty database of the kind its URL names; binds that
+    share a database in the app's configuration share one here too. The app's own
+    engines (and ``db.session``) are left alone: reach the throwaway databases through
+    the runner.
+
+    Methods that take ``bind`` pick the bind themselves when the app has one, or when
+    the revision or table given belongs to one bind only.
+    """
+
+    def __init__(self, app: Flask, databases: ThrowawayDatabases, folder: Path) -> None:
+        state = app.extensions.get("schemaver")
+        if state is None:
+            raise ConfigError(
+                f"SchemaVer is not set up on app {app.name!r}; the app fixture must "
+                "return an app that schemaver.init_app(app) was called on"
+            )
+        self.app = app
+        #: The app's settings.
+        self.settings: Settings = state.settings
+        with app.app_context():
+            configured = resolve_binds(app, state.db, state.settings)
+        self._databases = databases
+        self._urls: list[sa.URL] = []
+        self._engines: list[sa.Engine] = []
+        #: The app's binds by name, each pointed at its throwaway database.
+        self.binds: dict[str, Bind] = {}
+        shared: dict[tuple[Any, ...], sa.Engine] = {}
+        try:
+            for bind in configured.values():
+                where = database_identity(bind.engine)
+                engine = shared.get(where)
+                if engine is None:
+                    url = databases.acquire(
+                        bind.engine.url, folder / f"{bind.name}.db", bind.name
+                    )
+                    self._urls.append(url)
+                    engine = shared[where] = sa.create_engine(url)
+                    self._engines.append(engine)
+                self.binds[bind.name] = dataclasses.replace(bind, engine=engine)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connections and hand the databases back."""
+        for engine in self._engines:
+            engine.dispose()
+        self._engines.clear()
+        for url in self._urls:
+            self._databases.release(url)
+        self._urls.clear()
+
+    # -- binds and revisions ----------------------------------------------------------
+
+    def bind(self, name: str | None = None) -> Bind:
+        """The bind named, pointed at its throwaway database."""
+        return self._pick(name)
+
+    def engine(self, bind: str | None = None) -> sa.Engine:
+        """The engine of the bind's throwaway database."""
+        return self._pick(bind).engine
+
+    @contextmanager
+    def connect(self, bind: str | None = None) -> Iterator[sa.Connection]:
+        """A connection to the bind's throwaway database, committed at the end."""
+        with self._pick(bind).engine.begin() as connection:
+            yield connection
+
+    def revisions(self, bind: str | None = None) -> list[Revision]:
+        """The bind's revisions in the order they are applied: oldest first."""
+        return list(reversed(inspection.history(self._pick(bind), self.settings)))
+
+    def heads(self, bind: str | None = None) -> tuple[str, ...]:
+        """The ids of the bind's head revisions."""
+        return tuple(r.id for r in inspection.heads(self._pick(bind), self.settings))
+
+    def current(self, bind: str | None = None) -> tuple[str, ...]:
+        """The revisions the bind's throwaway database is at."""
+        return inspection.current(self._pick(bind))
+
+    def schema(self, bind: str | None = None) -> dict[tuple[str, str], str]:
+        """What the bind's throwaway database holds: tables, columns, indexes,
+        constraints, views, sequences and types, without version tables and the
+        tables of other binds."""
+        from .testing_checks import snapshot
+
+        return snapshot(self._pick(bind))
+
+    # -- migrating --------------------------------------------------------------------
+
+    def upgrade(
+        self, revision: str = "heads", bind: str | None = None
+    ) -> list[RunResult]:
+        """Upgrade to ``revision``: every bind for ``heads``, else the bind that has it."""
+        return [
+            operations.upgrade(b, self.settings, revision)
+            for b in self._targets(revision, bind)
+        ]
+
+    def downgrade(self, revision: str, bind: str | None = None) -> list[RunResult]:
+        """Downgrade to ``revision``: every bind for ``base``, else the bind that has it."""
+        return [
+            operations.downgrade(b, self.settings, revision)
+            for b in self._targets(revision, bind)
+        ]
+
+    def migrate_to(self, revision: str, bind: str | None = None) -> RunResult | None:
+        """Upgrade or downgrade the bind, whichever brings it to ``revision``."""
+        b = self._pick(bind, revision=revision)
+        if revision in ("head", "heads"):
+            return operations.upgrade(b, self.settings, "heads")
+        if revision == "base":
+            return operations.downgrade(b, self.settings, "base")
+        found = inspection.show(b, self.settings, revision)
+        target = found[0].id
+        state = inspection.status(b, self.settings)
+        if target in state.current:
+            return None
+        applied = {s.revision.id for s in state.revisions if s.applied}
+        if target in applied:
+            return operations.downgrade(b, self.settings, target)
+        return operations.upgrade(b, self.settings, target)
+
+    # -- rows -------------------------------------------------------------------------
+
+    def table(
+        self, name: str, *, bind: str | None = None, schema: str | None = None
+    ) -> sa.Table:
+        """The table as it is in the bind's throwaway database now."""
+        b = self._pick(bind, table=name, schema=schema)
+        try:
+            return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=b.engine)
+        except sa.exc.NoSuchTableError:
+            at = ", ".join(self.current(b.name)) or "base"
+            raise UsageError(
+                f"there is no table {name!r} in the database at revision {at}", b.name
+            ) from None
+
+    def insert(
+        self,
+        table: str,
+        rows: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        revision: str | None = None,
+        bind: str | None = None,
+        schema: str | None = None,
+    ) -> None:
+        """Insert rows into ``table`` as it is at ``revision`` (migrating there first),
+        or as it is now."""
+        b = self._at(revision, bind, table, schema)
+        reflected = self.table(table, bind=b.name, schema=schema)
+        values = [rows] if isinstance(rows, Mapping) else list(rows)
+        with b.engine.begin() as connection:
+            connection.execute(reflected.insert(), [dict(v) for v in values])
+
+    def rows(
+        self,
+        table: str,
+        *,
+        revision: str | None = None,
+        bind: str | None = None,
+        schema: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The rows of ``table`` at ``revision`` (migrating there first), or now;
+        ordered by primary key."""
+        b = self._at(revision, bind, table, schema)
+        reflected = self.table(table, bind=b.name, schema=schema)
+        query = sa.select(reflected).order_by(*reflected.primary_key.columns)
+        with b.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    # -- picking binds ----------------------------------------------------------------
+
+    def _at(
+        self, revision: str | None, bind: str | None, table: str, schema: str | None
+    ) -> Bind:
+        if revision is None:
+            return self._pick(bind, table=table, schema=schema)
+        b = self._pick(bind, revision=revision)
+        self.migrate_to(revision, b.name)
+        return b
+
+    def _targets(self, revision: str, bind: str | None) -> list[Bind]:
+        if bind is None and revision in _KEYWORDS:
+            return list(self.binds.values())
+        return [self._pick(bind, revision=revision)]
+
+    def _pick(
+        self,
+        bind: str | None,
+        *,
+        revision: str | None = None,
+        table: str | None = None,
+        schema: str | None = None,
+    ) -> Bind:
+        if bind is not None:
+            if bind not in self.binds:
+                raise UnknownBind(bind, self.binds)
+            return self.binds[bind]
+        if len(self.binds) == 1:
+            return next(iter(self.binds.values()))
+        if revision is not None and revision not in _KEYWORDS:
+            having = [b for b in self.binds.values() if self._has(b, revision)]
+            if len(having) == 1:
+                return having[0]
+            if not having:
+                raise UnknownRevision(
+                    f"no bind has revision {revision!r}; the binds are: "
+                    f"{', '.join(self.binds)}"
+                )
+        elif table is not None:
+            found = [
+                b
+                for b in self.binds.values()
+                if sa.inspect(b.engine).has_table(table, schema=schema)
+            ]
+            owners = [b for b in found if _owns(b, table, schema)] or found
+            if owners and len({id(b.engine) for b in found}) == 1:
+                return owners[0]
+        raise UsageError(
+            f"the app has several binds ({', '.join(self.binds)}); name one with bind="
+        )
+
+    def _has(self, bind: Bind, revision: str) -> bool:
+        try:
+            return bool(inspection.show(bind, self.settings, revision))
+        except UnknownRevision:
+            return False
+
+
+def _owns(bind: Bind, table: str, schema: str | None) -> bool:
+    return any(
+        t.name == table and t.schema == schema for t in bind.metadata.tables.values()
+    )
