@@ -7,7 +7,6 @@ codes: usage errors exit 2, operational failures exit 1.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -20,16 +19,14 @@ from typing import TypeVar
 import click
 from flask.cli import AppGroup
 
+from . import output
 from .exceptions import RunFailed
 from .exceptions import SchemaVerError
 
 if TYPE_CHECKING:
     from .extension import SchemaVer
-    from .locking import LockWait
     from .results import Revision
-    from .results import RevisionResult
     from .results import RunResult
-    from .results import Step
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,111 +64,6 @@ class SchemaVerGroup(AppGroup):
             if exc.exit_code == 2:
                 raise click.UsageError(str(exc)) from None
             raise click.ClickException(str(exc)) from None
-
-
-# -- presentation helpers --------------------------------------------------------------
-
-
-def _color() -> bool | None:
-    return False if os.environ.get("NO_COLOR") else None
-
-
-def echo(message: str = "", err: bool = False) -> None:
-    """Print a line, dropping colour when NO_COLOR is set or output is not a terminal."""
-    click.echo(message, err=err, color=_color())
-
-
-def _bind(name: str) -> str:
-    return click.style(name, fg="cyan", bold=True)
-
-
-def _ids(ids: Sequence[str]) -> str:
-    return ", ".join(ids) if ids else "<base>"
-
-
-def _revision_line(rev: Revision, current: Sequence[str] = ()) -> str:
-    marks = []
-    if rev.is_head:
-        marks.append("head")
-    if rev.is_branch_point:
-        marks.append("branchpoint")
-    if rev.is_merge_point:
-        marks.append("mergepoint")
-    if rev.id in current:
-        marks.append("current")
-    labels = f" [{', '.join(rev.branch_labels)}]" if rev.branch_labels else ""
-    flags = f" ({', '.join(marks)})" if marks else ""
-    return f"{_ids(rev.down_revisions)} -> {rev.id}{labels}{flags}, {rev.message}"
-
-
-def _verbose(rev: Revision, current: Sequence[str] = ()) -> str:
-    lines = [
-        f"Rev: {rev.id}"
-        + (" (head)" if rev.is_head else "")
-        + (" (current)" if rev.id in current else ""),
-        f"Parent: {_ids(rev.down_revisions)}",
-    ]
-    if rev.branch_labels:
-        lines.append(f"Branch names: {', '.join(rev.branch_labels)}")
-    if rev.depends_on:
-        lines.append(f"Depends on: {', '.join(rev.depends_on)}")
-    lines.append(f"Path: {rev.path}")
-    lines.append("")
-    lines.extend(f"    {line}" if line else "" for line in rev.docstring.splitlines())
-    return "\n".join(lines) + "\n"
-
-
-def _step_line(step: Step) -> str:
-    verb = "stamp" if step.is_stamp else ("upgrade" if step.is_upgrade else "downgrade")
-    arrow = f"{_ids(step.source)} → {_ids(step.destination)}"
-    return f"[{_bind(step.bind)}] {verb} {arrow}  {step.message} ({step.seconds:.2f}s)"
-
-
-def _print_step(step: Step) -> None:
-    echo(_step_line(step))
-
-
-def _print_wait(wait: LockWait) -> None:
-    holder = f" held by {wait.holder}" if wait.holder else ""
-    echo(
-        f"[{_bind(wait.bind)}] {wait.waiter} waiting for the migration lock{holder} "
-        f"({wait.waited:.0f}s)",
-        err=True,
-    )
-
-
-def _summary(result: RunResult, verb: str) -> str:
-    name = _bind(result.bind)
-    if result.outcome == "failed":
-        return f"{name}: {click.style('failed', fg='red')}"
-    if result.outcome == "skipped":
-        return f"{name}: skipped (--fail-fast)"
-    if result.note:
-        return f"{name}: {result.note}, at {_ids(result.after)}"
-    count = sum(1 for s in result.steps if not s.is_stamp)
-    if not result.changed and not result.steps:
-        return f"{name}: nothing to do, at {_ids(result.after)}"
-    if verb == "stamp":
-        return f"{name}: stamped {_ids(result.before)} → {_ids(result.after)}"
-    done = click.style(
-        f"{count} revision{'s' if count != 1 else ''} {verb}d", fg="green"
-    )
-    return f"{name}: {done}, now at {_ids(result.after)}"
-
-
-def _print_sql(results: Sequence[RunResult], safe_urls: dict[str, str]) -> None:
-    for result in results:
-        click.echo(f"-- flask_schemaver: bind {result.bind} ({safe_urls[result.bind]})")
-        click.echo(result.sql or "", nl=False)
-        click.echo()
-
-
-def _print_written(results: Sequence[RevisionResult], empty: str) -> None:
-    for result in results:
-        if not result.revisions:
-            echo(f"{_bind(result.bind)}: {empty}")
-        for rev in result.revisions:
-            echo(f"{_bind(result.bind)}: wrote {rev.id} {rev.message!s} at {rev.path}")
 
 
 # -- shared options --------------------------------------------------------------------
@@ -248,7 +140,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
     def db(traceback: bool) -> None:
         """Database migrations: one revision chain per database (bind)."""
         for notice in notices:
-            echo(notice, err=True)
+            output.echo(notice, err=True)
 
     def safe_urls() -> dict[str, str]:
         return {name: b.safe_url for name, b in schemaver.binds.items()}
@@ -260,7 +152,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         for name, created in schemaver.init(binds).items():
             folder = schemaver.binds[name].directory
             state = "created" if created else "exists"
-            echo(f"{_bind(name)}: {state} {folder}")
+            output.echo(f"{output.bind(name)}: {state} {folder}")
 
     @db.command()
     @bind_option
@@ -309,7 +201,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
             rev_id=rev_id,
             x_args=x_args,
         )
-        _print_written(results, "no changes")
+        output.print_written(results, "no changes")
 
     @db.command()
     @bind_option
@@ -329,7 +221,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         x_args: tuple[str, ...],
     ) -> None:
         """Autogenerate one revision per bind whose models changed."""
-        _print_written(
+        output.print_written(
             schemaver.migrate(message, binds, rev_id=rev_id, x_args=x_args),
             "no changes",
         )
@@ -340,7 +232,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
     def edit(binds: tuple[str, ...], revision: str) -> None:
         """Open a revision file in the editor."""
         for rev in schemaver.edit(revision, binds):
-            echo(f"edited {rev.path}")
+            output.echo(f"edited {rev.path}")
 
     @db.command()
     @bind_option
@@ -363,16 +255,16 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
             branch_label=branch_label,
             rev_id=rev_id,
         )
-        _print_written(results, "one head, nothing to merge")
+        output.print_written(results, "one head, nothing to merge")
 
     def run_and_report(
         verb: str, sql: bool, call: Callable[..., list[RunResult]]
     ) -> None:
         if sql:
-            _print_sql(call(), safe_urls())
+            output.print_sql(call(), safe_urls())
             return
         try:
-            results = call(on_step=_print_step, on_wait=_print_wait)
+            results = call(on_step=output.print_step, on_wait=output.print_wait)
         except RunFailed as exc:
             parent = click.get_current_context().parent
             show_traceback = parent is not None and parent.params.get("traceback")
@@ -381,13 +273,13 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
                     continue
                 if show_traceback:
                     print_exception(result.error)
-                echo(f"Error: {result.error}", err=True)
+                output.echo(f"Error: {result.error}", err=True)
             if len(exc.results) > 1:
                 for result in exc.results:
-                    echo(_summary(result, verb))
+                    output.echo(output.summary(result, verb))
             raise click.exceptions.Exit(exc.exit_code) from None
         for result in results:
-            echo(_summary(result, verb))
+            output.echo(output.summary(result, verb))
 
     @db.command(cls=RelativeRevisionCommand)
     @bind_option
@@ -495,8 +387,8 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         """Show the revisions a name stands for (id, head, label@head, current)."""
         for name, revs in schemaver.show(revision, binds).items():
             for rev in revs:
-                echo(f"{_bind(name)}:")
-                echo(_verbose(rev))
+                output.echo(f"{output.bind(name)}:")
+                output.echo(output.verbose(rev))
 
     @db.command()
     @bind_option
@@ -514,18 +406,22 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         """List the revisions of each bind, newest first."""
         current = schemaver.current(binds) if indicate_current else {}
         for name, revs in schemaver.history(rev_range, binds).items():
-            echo(f"{_bind(name)}:")
+            output.echo(f"{output.bind(name)}:")
             for rev in revs:
                 at = current.get(name, ())
-                echo(_verbose(rev, at) if verbose else "  " + _revision_line(rev, at))
+                output.echo(
+                    output.verbose(rev, at)
+                    if verbose
+                    else "  " + output.revision_line(rev, at)
+                )
 
     def _list(items: dict[str, list[Revision]], verbose: bool, empty: str) -> None:
         for name, revs in items.items():
             if not revs:
-                echo(f"{_bind(name)}: {empty}")
+                output.echo(f"{output.bind(name)}: {empty}")
             for rev in revs:
-                line = _verbose(rev) if verbose else _revision_line(rev)
-                echo(f"{_bind(name)}: {line}")
+                line = output.verbose(rev) if verbose else output.revision_line(rev)
+                output.echo(f"{output.bind(name)}: {line}")
 
     @db.command()
     @bind_option
@@ -546,7 +442,7 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
     def current(binds: tuple[str, ...]) -> None:
         """Show the revision each bind's database is at."""
         for name, revs in schemaver.current(binds).items():
-            echo(f"{_bind(name)}: {_ids(revs)}")
+            output.echo(f"{output.bind(name)}: {output.ids(revs)}")
 
     @db.command()
     @bind_option
@@ -558,22 +454,24 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
             click.echo(json.dumps([s.to_dict() for s in states], indent=2))
             return
         for state in states:
-            echo(f"{_bind(state.bind)} ({state.url})")
-            echo(f"  current: {_ids(state.current)}")
+            output.echo(f"{output.bind(state.bind)} ({state.url})")
+            output.echo(f"  current: {output.ids(state.current)}")
             if not state.revisions:
-                echo("  no revisions")
+                output.echo("  no revisions")
             for item in state.revisions:
                 mark = click.style("[X]", fg="green") if item.applied else "[ ]"
                 head = " (head)" if item.revision.is_head else ""
-                echo(f"  {mark} {item.revision.id}{head}  {item.revision.message}")
+                output.echo(
+                    f"  {mark} {item.revision.id}{head}  {item.revision.message}"
+                )
             for rev in state.missing:
-                echo(
+                output.echo(
                     click.style(f"  [?] {rev}", fg="red")
                     + "  applied, but its file is missing: restore the file, or run "
                     f"'flask db stamp --bind {state.bind} REVISION'"
                 )
             if len(state.heads) > 1:
-                echo(
+                output.echo(
                     click.style("  several heads: ", fg="yellow")
                     + f"{', '.join(state.heads)}; join them with "
                     f"'flask db merge --bind {state.bind}'"
@@ -590,29 +488,29 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
             click.echo(json.dumps([r.to_dict() for r in results], indent=2))
         else:
             for result in results:
-                name = _bind(result.bind)
+                name = output.bind(result.bind)
                 if result.ok:
-                    echo(f"{name}: {click.style('ok', fg='green')}")
+                    output.echo(f"{name}: {click.style('ok', fg='green')}")
                     continue
                 if len(result.heads) > 1:
-                    echo(
+                    output.echo(
                         f"{name}: several heads {', '.join(result.heads)}; run 'flask db merge'"
                     )
                 if result.missing:
-                    echo(
+                    output.echo(
                         f"{name}: applied revisions without a file: {', '.join(result.missing)}"
                     )
                 if result.pending:
-                    echo(
+                    output.echo(
                         f"{name}: {len(result.pending)} unapplied revision(s): "
                         f"{', '.join(result.pending)}; run 'flask db upgrade'"
                     )
                 if result.drift:
-                    echo(
+                    output.echo(
                         f"{name}: models differ from the database; run 'flask db migrate':"
                     )
                     for line in result.drift:
-                        echo(f"    {line}")
+                        output.echo(f"    {line}")
         if not all(r.ok for r in results):
             ctx.exit(1)
 
@@ -634,8 +532,8 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
             click.echo(json.dumps(rows, indent=2))
             return
         for row in rows:
-            echo(
-                f"{_bind(row['bind'])}: {row['url']}  {row['directory']}  {row['version_table']}"
+            output.echo(
+                f"{output.bind(row['bind'])}: {row['url']}  {row['directory']}  {row['version_table']}"
             )
 
     return db
