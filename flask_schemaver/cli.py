@@ -53,7 +53,30 @@ def _unmask(
 
 
 class SchemaVerGroup(AppGroup):
-    """Command group that reports flask_schemaver's errors as one clean line."""
+    """Command group that reports flask_schemaver's errors as one clean line.
+
+    Its commands are made the first time one is looked up, so that setting up the
+    extension in every web worker costs next to nothing.
+    """
+
+    def __init__(
+        self, *args: Any, add_commands: Callable[[click.Group], None], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._add_commands: Callable[[click.Group], None] | None = add_commands
+
+    def _populate(self) -> None:
+        if self._add_commands is not None:
+            add, self._add_commands = self._add_commands, None
+            add(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._populate()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._populate()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -129,9 +152,12 @@ def json_option(func: F) -> F:
 
 
 def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
-    """Build the command group for one app."""
+    """Build the command group for one app; its commands come on first use."""
 
-    @click.group(cls=SchemaVerGroup)
+    @click.group(
+        cls=SchemaVerGroup,
+        add_commands=lambda group: add_commands(group, schemaver),
+    )
     @click.option(
         "--traceback",
         is_flag=True,
@@ -141,6 +167,12 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
         """Database migrations: one revision chain per database (bind)."""
         for notice in notices:
             output.echo(notice, err=True)
+
+    return db
+
+
+def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
+    """Add the commands to the group ``db``."""
 
     def safe_urls() -> dict[str, str]:
         return {name: b.safe_url for name, b in schemaver.binds.items()}
@@ -535,5 +567,3 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
             output.echo(
                 f"{output.bind(row['bind'])}: {row['url']}  {row['directory']}  {row['version_table']}"
             )
-
-    return db

@@ -268,12 +268,21 @@ class SchemaVer:
         A bind that fails does not stop the others unless ``fail_fast``; when any bind
         failed, :class:`~flask_schemaver.exceptions.RunFailed` carries every result.
         """
+        settings = self._state().settings
+        binds = self.select(bind)
+        if (
+            not sql
+            and revision in ("head", "heads")
+            and Path(settings.directory).is_dir()
+        ):
+            done = _already_at_heads(binds)
+            if done is not None:
+                return done
         from . import operations
 
-        settings = self._state().settings
         return self._run_each(
             "upgrade",
-            self._having(bind, self.select(bind), [revision]),
+            self._having(bind, binds, [revision]),
             revision,
             fail_fast,
             lambda b, step, wait: operations.upgrade(
@@ -516,6 +525,23 @@ class SchemaVer:
 
         settings = self._state().settings
         return [inspection.check(b, settings) for b in self.select(bind)]
+
+
+def _already_at_heads(binds: list[Bind]) -> list[RunResult] | None:
+    """Results for a no-op upgrade, when every bind is plainly at its heads already.
+
+    Takes no lock and imports no Alembic: the common case on every deploy stays cheap.
+    """
+    from .quick import at_heads
+    from .results import RunResult
+
+    results = []
+    for b in binds:
+        current = at_heads(b)
+        if current is None:
+            return None
+        results.append(RunResult(b.name, current, current, note="nothing to do"))
+    return results
 
 
 def _flask_migrate_notices(settings: Settings) -> list[str]:

@@ -113,3 +113,58 @@ def test_importing_and_init_app_do_not_import_alembic(tmp_path: Path) -> None:
     }
     assert "flask_schemaver.extension" in imported  # the measurement works
     assert not {m for m in imported if m == "alembic" or m.startswith("alembic.")}
+
+
+def test_noop_upgrade_does_not_import_alembic(tmp_path: Path) -> None:
+    app_file = tmp_path / "noop_app.py"
+    app_file.write_text(
+        textwrap.dedent(
+            f"""
+            from flask import Flask
+            from flask_sqlalchemy import SQLAlchemy
+            from flask_schemaver import SchemaVer
+            app = Flask("noop", root_path={str(tmp_path)!r})
+            app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///{tmp_path / "db.sqlite"}"
+            app.config["SCHEMAVER_DIRECTORY"] = {str(tmp_path / "migrations")!r}
+            SchemaVer(app, SQLAlchemy(app))
+            """
+        )
+    )
+    folder = tmp_path / "migrations" / "versions"
+    folder.mkdir(parents=True)
+    (folder / "r1_one.py").write_text(
+        'revision = "r1"\ndown_revision = None\nbranch_labels = None\ndepends_on = None\n'
+        "def upgrade():\n    pass\n\ndef downgrade():\n    pass\n"
+    )
+
+    def upgrade() -> tuple[str, set[str]]:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-X",
+                "importtime",
+                "-m",
+                "flask",
+                "--app",
+                "noop_app",
+                "db",
+                "upgrade",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        imported = {
+            line.rsplit("|", 1)[-1].strip()
+            for line in proc.stderr.splitlines()
+            if line.startswith("import time:")
+        }
+        return proc.stdout, imported
+
+    out, imported = upgrade()  # from empty: Alembic does the work
+    assert "[default] upgrade <base> → r1" in out and "alembic" in imported
+    out, imported = upgrade()  # at head: nothing to do, and no Alembic
+    assert "default: nothing to do, at r1" in out
+    assert "flask_schemaver.quick" in imported
+    assert not {m for m in imported if m == "alembic" or m.startswith("alembic.")}

@@ -11,6 +11,7 @@ from flask import Flask
 
 from conftest import AppMaker
 from flask_schemaver import graph
+from flask_schemaver import revfiles
 from flask_schemaver import SchemaVer
 
 REVISION = '''"""{message}
@@ -161,3 +162,61 @@ def test_graph_and_alembic_agree_on_a_branchy_chain(make_app: AppMaker) -> None:
                 f.doc,
             )
             assert s.branch_labels == f.branch_labels
+
+
+def _facts(
+    rev: str, down: object = None, labels: object = None, deps: object = None
+) -> dict[str, object]:
+    return {
+        "revision": rev,
+        "down_revision": down,
+        "branch_labels": labels,
+        "depends_on": deps,
+    }
+
+
+@pytest.mark.parametrize(
+    ("facts", "ok"),
+    [
+        ([_facts("a"), _facts("b", "a")], True),
+        (
+            [_facts("a"), _facts("b", "a"), _facts("c", "a"), _facts("m", ["b", "c"])],
+            True,
+        ),
+        ([_facts("a"), _facts("a")], False),
+        ([_facts("a", "zz")], False),
+        ([_facts("a", "b"), _facts("b", "a")], False),
+        ([_facts("a", None, "x"), _facts("b", "a", "x")], False),
+        ([_facts("a"), _facts("b", "a", None, "x")], False),
+    ],
+    ids=[
+        "linear",
+        "merge",
+        "duplicate",
+        "missing-parent",
+        "cycle",
+        "label-twice",
+        "label-dependency",
+    ],
+)
+def test_quick_graph_sanity(facts: list[dict[str, object]], ok: bool) -> None:
+    from flask_schemaver import quick
+
+    assert quick.sound(facts) is ok  # type: ignore[arg-type]
+
+
+def test_head_ids_match_alembic() -> None:
+    facts = [
+        _facts("a"),
+        _facts("b", "a"),
+        _facts("c", "a"),
+        _facts("d", "b", None, "c"),
+    ]
+    assert revfiles.head_ids(facts) == {"c", "d"}  # type: ignore[arg-type]
+    scripts = graph.StaticScripts(
+        [
+            graph.StaticRevision(f"{f['revision']}.py", {**f, "docstring": ""})
+            for f in facts
+        ]
+    )  # type: ignore[dict-item]
+    assert set(scripts.get_heads()) == {"c", "d"}
