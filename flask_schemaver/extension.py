@@ -473,10 +473,20 @@ class SchemaVer:
 
     def heads(self, bind: BindNames = None) -> dict[str, list[Revision]]:
         """Each bind's head revisions."""
+        from . import quick
+
+        binds = self.select(bind)
+        lines = [quick.linear_chain(b) for b in binds]
+        if all(line is not None for line in lines):
+            return {
+                b.name: line[-1:]
+                for b, line in zip(binds, lines, strict=True)
+                if line is not None
+            }
         from . import inspection
 
         settings = self._state().settings
-        return {b.name: inspection.heads(b, settings) for b in self.select(bind)}
+        return {b.name: inspection.heads(b, settings) for b in binds}
 
     def branches(self, bind: BindNames = None) -> dict[str, list[Revision]]:
         """Each bind's branch points."""
@@ -489,6 +499,17 @@ class SchemaVer:
         self, rev_range: str | None = None, bind: BindNames = None
     ) -> dict[str, list[Revision]]:
         """Each bind's revisions, newest first, optionally limited to ``start:end``."""
+        if not rev_range:
+            from . import quick
+
+            binds = self.select(bind)
+            lines = [quick.linear_chain(b) for b in binds]
+            if all(line is not None for line in lines):
+                return {
+                    b.name: list(reversed(line))
+                    for b, line in zip(binds, lines, strict=True)
+                    if line is not None
+                }
         from . import inspection
 
         settings = self._state().settings
@@ -514,10 +535,16 @@ class SchemaVer:
 
     def status(self, bind: BindNames = None) -> list[BindStatus]:
         """Each bind's revisions marked applied or pending, and what its database is at."""
+        from . import quick
+
+        binds = self.select(bind)
+        quick_states = [quick.status(b) for b in binds]
+        if all(state is not None for state in quick_states):
+            return [state for state in quick_states if state is not None]
         from . import inspection
 
         settings = self._state().settings
-        return [inspection.status(b, settings) for b in self.select(bind)]
+        return [inspection.status(b, settings) for b in binds]
 
     def check(self, bind: BindNames = None) -> list[CheckResult]:
         """Per bind: several heads, unapplied revisions, and models the revisions miss."""

@@ -8,6 +8,7 @@ runs.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import types
@@ -83,18 +84,37 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Any:
     config = parent.config
     if file_path.name != "conftest.py" or _PLACED in config.stash:
         return None
-    if not _enabled(config) or not _sees_app(parent):
+    if not _enabled(config) or not _sees_app(parent, file_path):
         return None
     config.stash[_PLACED] = file_path
     return SchemaVerChecks.from_parent(parent, path=file_path)
 
 
-def _sees_app(node: pytest.Collector) -> bool:
+def _sees_app(node: pytest.Collector, conftest: Path) -> bool:
+    """Whether ``conftest`` defines an ``app`` fixture, or one is visible from its folder.
+
+    A conftest's own fixtures are not always registered yet when its file is collected
+    (pytest 9.1 registers them once the folder is collected), hence the first test.
+    """
+    module = node.config.pluginmanager.get_plugin(str(conftest))
+    if module is not None and any(
+        _fixture_name(v) == "app" for v in vars(module).values()
+    ):
+        return True
     try:
         manager: Any = node.session._fixturemanager
         return bool(manager.getfixturedefs("app", node))
     except Exception:  # pytest moved its internals: let the run tell
         return True
+
+
+def _fixture_name(value: object) -> str | None:
+    marker = getattr(value, "_fixture_function_marker", None)  # pytest >= 8.4
+    if marker is None:
+        marker = getattr(value, "_pytestfixturefunction", None)
+    if marker is None:
+        return None
+    return getattr(marker, "name", None) or getattr(value, "__name__", None)
 
 
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
@@ -161,10 +181,14 @@ class SchemaVerChecks(pytest.Module):
                     callobj=_check(bind, check, skip_revisions, binds),
                 )
                 item.add_marker("schemaver")
-                matched = [s for s in skip if s == check or fnmatch.fnmatchcase(name, s)]
+                matched = [
+                    s for s in skip if s == check or fnmatch.fnmatchcase(name, s)
+                ]
                 if matched:
                     used.update(matched)
-                    item.add_marker(pytest.mark.skip(reason=f"schemaver_skip: {matched[0]}"))
+                    item.add_marker(
+                        pytest.mark.skip(reason=f"schemaver_skip: {matched[0]}")
+                    )
                 items.append(item)
         unused = [s for s in skip if s not in used]
         if unused:
@@ -177,7 +201,9 @@ class SchemaVerChecks(pytest.Module):
             )
         if revision_ids is not None:
             unknown = [
-                s for s in skip_revisions if not any(r.startswith(s) for r in revision_ids)
+                s
+                for s in skip_revisions
+                if not any(r.startswith(s) for r in revision_ids)
             ]
             if unknown:
                 self.warn(
@@ -199,7 +225,11 @@ class SchemaVerChecks(pytest.Module):
 
         where = self.config.getini("schemaver_app") or os.environ.get("FLASK_APP")
         try:
-            app = ScriptInfo(app_import_path=where or None, set_debug_flag=False).load_app()
+            app = ScriptInfo(
+                app_import_path=where or None, set_debug_flag=False
+            ).load_app()
+        except SchemaVerError as exc:
+            raise self.CollectError(f"schemaver checks: {exc}") from exc
         except NoAppException as exc:
             raise self.CollectError(
                 "schemaver checks need the app to know its binds: set schemaver_app in "
@@ -218,12 +248,13 @@ class SchemaVerChecks(pytest.Module):
             except SchemaVerError as exc:
                 raise self.CollectError(f"schemaver checks: {exc}") from exc
             ids: set[str] | None = None
-            try:
+            with contextlib.suppress(SchemaVerError):  # the checks will tell
                 ids = set().union(
-                    *(inspection.revision_ids(b, state.settings) for b in binds.values())
+                    *(
+                        inspection.revision_ids(b, state.settings)
+                        for b in binds.values()
+                    )
                 )
-            except SchemaVerError:
-                pass  # the checks will say what is wrong
             for engine in state.db.engines.values():
                 engine.dispose()
         return list(binds), ids
@@ -233,26 +264,26 @@ class SchemaVerCheck(pytest.Function):
     """One built-in check on one bind. A failure shows the check's message alone."""
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
-        from .testing_checks import CheckFailed
         from .exceptions import SchemaVerError
+        from .testing_checks import CheckFailed
 
         if isinstance(excinfo.value, (CheckFailed, SchemaVerError)):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 
-    def reportinfo(self) -> tuple[Path, None, str]:
-        return self.path, None, self.name
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, self.name
 
 
 def _check(
     bind: str, check: str, skip_revisions: list[str], collected: list[str]
 ) -> Callable[..., None]:
     def run_check(schemaver_runner: MigrationRunner) -> None:
-        from .testing_checks import CHECKS
         from .testing_checks import CheckFailed
+        from .testing_checks import CHECKS
 
         binds = list(schemaver_runner.binds)
-        if binds != collected:
+        if set(binds) != set(collected):
             raise CheckFailed(
                 f"[{bind}] the app fixture's binds ({', '.join(binds)}) are not the "
                 f"ones the checks were collected for ({', '.join(collected)}); point "

@@ -9,11 +9,15 @@ This module must not import Alembic.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
 from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from .results import BindStatus
+from .results import Revision
+from .results import RevisionStatus
 from .revfiles import Dynamic
 from .revfiles import head_ids
 from .revfiles import load_facts
@@ -99,3 +103,71 @@ def at_heads(bind: Bind) -> tuple[str, ...] | None:
     if current is None or frozenset(current) != heads or len(current) != len(heads):
         return None
     return current
+
+
+def linear_chain(bind: Bind) -> list[Revision] | None:
+    """The bind's revisions, oldest first, when they form one plain line.
+
+    A line: no branch labels, no dependencies, no branches or merges, one base. Then
+    heads, history and status need no revision graph, and so no Alembic; anything else
+    returns None and is left to Alembic.
+    """
+    try:
+        found = load_facts(bind.directory)
+    except (Dynamic, OSError):
+        return None
+    facts = [f for _, f in found]
+    if not sound(facts) or any(f["branch_labels"] or f["depends_on"] for f in facts):
+        return None
+    by_parent: dict[str | None, tuple[str, dict[str, Any]]] = {}
+    for path, f in found:
+        down = f["down_revision"]
+        if not (down is None or isinstance(down, str)) or down in by_parent:
+            return None  # a merge, or a branch
+        by_parent[down] = (path, f)
+    line: list[Revision] = []
+    parent: str | None = None
+    while parent in by_parent:
+        path, f = by_parent[parent]
+        parent = f["revision"]
+        line.append(_revision(path, f, is_head=parent not in by_parent))
+    return line if len(line) == len(found) else None
+
+
+def _revision(path: str, facts: dict[str, Any], *, is_head: bool) -> Revision:
+    docstring = (facts["docstring"] or "").strip()
+    down = facts["down_revision"]
+    return Revision(
+        id=facts["revision"],
+        down_revisions=(down,) if down else (),
+        message=re.split("\n\n", docstring)[0],
+        branch_labels=(),
+        depends_on=(),
+        path=path,
+        is_head=is_head,
+        is_branch_point=False,
+        is_merge_point=False,
+        docstring=docstring,
+    )
+
+
+def status(bind: Bind) -> BindStatus | None:
+    """The bind's status for a plain line of revisions; None when not that simple."""
+    line = linear_chain(bind)
+    if line is None:
+        return None
+    current = versions_in_database(bind)
+    if current is None or len(current) > 1:
+        return None
+    ids = [r.id for r in line]
+    if current and current[0] not in ids:
+        return None  # a missing file: the full path explains it
+    applied = ids.index(current[0]) + 1 if current else 0
+    return BindStatus(
+        bind=bind.name,
+        url=bind.safe_url,
+        current=current,
+        heads=(ids[-1],) if ids else (),
+        revisions=[RevisionStatus(r, i < applied) for i, r in enumerate(line)],
+        missing=(),
+    )

@@ -1,11 +1,13 @@
-"""Testing migrations: throwaway databases for an app's binds, helpers that migrate them
-and move rows across revisions, and the checks that the pytest plugin collects.
+"""Testing migrations: throwaway databases for an app's binds, and a runner that
+migrates them and moves rows across revisions. The checks built on it are in
+:mod:`.testing_checks`.
 
-Nothing imports this module until a test asks for it (see :mod:`.pytest_plugin`).
+Only tests import this module: the pytest plugin loads it when a fixture runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import uuid
@@ -91,12 +93,12 @@ class ThrowawayDatabases:
             else:
                 with admin.connect() as connection:
                     quoted = _quote(admin, url.database)
+                    connection.execute(sa.text("SET SESSION lock_wait_timeout = 5"))
                     connection.execute(sa.text(f"DROP DATABASE {quoted}"))
                     connection.execute(sa.text(f"CREATE DATABASE {quoted}"))
         except sa.exc.DBAPIError:
-            # Still in use, e.g. by a connection the test leaked: give it up.
-            self._drop(admin, url.database)
-            self._made[key].remove(url.database)
+            # Still in use, e.g. by a connection the test leaked: not to be handed on;
+            # close() drops it.
             return
         self._free[key].append(url.database)
 
@@ -122,7 +124,7 @@ class ThrowawayDatabases:
         error: sa.exc.DBAPIError | None = None
         for database in candidates:
             admin = sa.create_engine(
-                url.set(database=database), isolation_level="AUTOCOMMIT"
+                url.set(database=database or ""), isolation_level="AUTOCOMMIT"
             )
             try:
                 with admin.connect():
@@ -134,7 +136,7 @@ class ThrowawayDatabases:
             self._admins[key] = admin
             return admin
         assert error is not None
-        safe = url.set(database=None).render_as_string(hide_password=True)
+        safe = url.set(database="").render_as_string(hide_password=True)
         raise ConfigError(
             f"cannot make a throwaway database on the server of bind {bind!r} at "
             f"{safe}: {' '.join(str(error.orig).split())}",
@@ -143,11 +145,25 @@ class ThrowawayDatabases:
 
     @staticmethod
     def _drop(admin: sa.Engine, name: str) -> None:
-        force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
+        """Drop the database, ending the sessions still connected to it."""
+        quoted = _quote(admin, name)
         with admin.connect() as connection:
-            connection.execute(
-                sa.text(f"DROP DATABASE IF EXISTS {_quote(admin, name)}{force}")
-            )
+            if admin.dialect.name == "postgresql":
+                connection.execute(
+                    sa.text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+                )
+                return
+            sessions = connection.scalars(
+                sa.text(
+                    "SELECT id FROM information_schema.processlist "
+                    "WHERE db = :name AND id <> CONNECTION_ID()"
+                ),
+                {"name": name},
+            ).all()
+            for session in sessions:
+                with contextlib.suppress(sa.exc.DBAPIError):  # it ended meanwhile
+                    connection.execute(sa.text(f"KILL {int(session)}"))
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted}"))
 
 
 def _server_key(url: sa.URL) -> str:
@@ -396,8 +412,13 @@ class MigrationRunner:
                 for b in self.binds.values()
                 if sa.inspect(b.engine).has_table(table, schema=schema)
             ]
+            if not found:
+                raise UsageError(
+                    f"no bind's database has a table {table!r} at the revision it is "
+                    "at; pass revision= to migrate there first, or bind="
+                )
             owners = [b for b in found if _owns(b, table, schema)] or found
-            if owners and len({id(b.engine) for b in found}) == 1:
+            if len({id(b.engine) for b in found}) == 1:
                 return owners[0]
         raise UsageError(
             f"the app has several binds ({', '.join(self.binds)}); name one with bind="

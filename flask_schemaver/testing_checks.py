@@ -8,6 +8,7 @@ with a message that names the bind and, where there is one, the revision.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Iterable
@@ -60,17 +61,22 @@ def upgrade(runner: MigrationRunner, bind: str, skip: Collection[str] = ()) -> N
         )
 
 
-def models_match(runner: MigrationRunner, bind: str, skip: Collection[str] = ()) -> None:
+def models_match(
+    runner: MigrationRunner, bind: str, skip: Collection[str] = ()
+) -> None:
     """What the bind's migrations build is what its models describe."""
     _upgrade_to_heads(runner, bind)
     b = runner.bind(bind)
     try:
         changes = environment.compare_models(b)
     except SchemaVerError as exc:
-        raise CheckFailed(f"[{bind}] comparing the models failed: {exc.message}") from exc
+        raise CheckFailed(
+            f"[{bind}] comparing the models failed: {exc.message}"
+        ) from exc
     if changes.is_empty():
         return
-    lines = "\n".join("    " + line for line in environment.render_operations(b, changes))
+    code = textwrap.dedent("\n".join(environment.render_operations(b, changes)))
+    lines = textwrap.indent(code, "    ")
     at = ", ".join(runner.current(bind)) or "base"
     raise CheckFailed(
         f"[{bind}] the models differ from what the migrations build (at {at}); a new "
@@ -147,14 +153,14 @@ def _walk(
         base = [*revision.down_revisions, *revision.depends_on]
         _reach(runner, bind, revision, base, graph)
         yield revision, "before"
-        _step(runner, bind, revision, "upgrade", revision.id)
+        _step(runner, bind, revision, "upgrade", revision.id, "upgrading")
         if skipped(revision.id, skip):
             continue
         down = revision.down_revisions[0] if revision.down_revisions else "base"
-        _step(runner, bind, revision, "downgrade", down)
+        _step(runner, bind, revision, "downgrade", down, f"downgrading to {down}")
         _reach(runner, bind, revision, base, graph)
         yield revision, "after"
-        _step(runner, bind, revision, "upgrade", revision.id)
+        _step(runner, bind, revision, "upgrade", revision.id, "upgrading again")
 
 
 def _reach(
@@ -168,11 +174,12 @@ def _reach(
     current = set(runner.current(bind))
     if current == set(targets):
         return
+    doing = f"getting to what it builds on ({', '.join(targets) or 'base'})"
     if current - _ancestry(targets, graph):
         # Something is applied that the revision does not build on: start over.
-        _step(runner, bind, revision, "downgrade", "base")
+        _step(runner, bind, revision, "downgrade", "base", doing)
     for target in targets:
-        _step(runner, bind, revision, "upgrade", target)
+        _step(runner, bind, revision, "upgrade", target, doing)
 
 
 def _ancestry(ids: Iterable[str], graph: dict[str, Revision]) -> set[str]:
@@ -188,7 +195,12 @@ def _ancestry(ids: Iterable[str], graph: dict[str, Revision]) -> set[str]:
 
 
 def _step(
-    runner: MigrationRunner, bind: str, revision: Revision, verb: str, target: str
+    runner: MigrationRunner,
+    bind: str,
+    revision: Revision,
+    verb: str,
+    target: str,
+    doing: str,
 ) -> None:
     try:
         if verb == "upgrade":
@@ -197,8 +209,7 @@ def _step(
             runner.downgrade(target, bind)
     except SchemaVerError as exc:
         raise CheckFailed(
-            f"[{bind}] at revision {_name(revision)}: the {verb} to {target} failed: "
-            f"{exc.message}"
+            f"[{bind}] at revision {_name(revision)}, {doing}: {exc.message}"
         ) from exc
 
 

@@ -220,3 +220,27 @@ def test_head_ids_match_alembic() -> None:
         ]
     )  # type: ignore[dict-item]
     assert set(scripts.get_heads()) == {"c", "d"}
+
+
+def test_linear_shortcut_matches_the_alembic_path(make_app: AppMaker) -> None:
+    from flask_schemaver import inspection
+    from flask_schemaver import quick
+
+    app = make_app()
+    with app.app_context():
+        ext = make_app.schemaver
+        for i in range(4):
+            ext.revision(f"step {i}\n\nlonger text", rev_id=f"s{i}")
+        ext.upgrade("s1")
+        bind = ext.binds["default"]
+        settings = app.extensions["schemaver"].settings
+        line = quick.linear_chain(bind)
+        assert line is not None
+        assert list(reversed(line)) == inspection.history(bind, settings)
+        assert line[-1:] == inspection.heads(bind, settings)
+        assert quick.status(bind) == inspection.status(bind, settings)
+        assert ext.heads() == {"default": line[-1:]}
+        # A branch label makes the chain more than a plain line: Alembic answers.
+        ext.revision("labelled", rev_id="s4", branch_label="lbl")
+        assert quick.linear_chain(bind) is None
+        assert [r.branch_labels for r in ext.heads()["default"]] == [("lbl",)]
