@@ -137,6 +137,17 @@ def run_options(func: F) -> F:
     return func
 
 
+def plan_options(func: F) -> F:
+    func = click.option(
+        "--json", "as_json", is_flag=True, help="With --plan: print JSON for tools."
+    )(func)
+    return click.option(
+        "--plan",
+        is_flag=True,
+        help="Show the revisions and operations that would run; run nothing.",
+    )(func)
+
+
 def all_binds_option(func: F) -> F:
     return click.option(
         "--all-binds",
@@ -289,6 +300,21 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
         )
         output.print_written(results, "one head, nothing to merge")
 
+    def show_plan(
+        revision: str,
+        binds: tuple[str, ...],
+        downgrade: bool,
+        all_binds: bool,
+        as_json: bool,
+    ) -> None:
+        plans = schemaver.plan(
+            revision, binds, downgrade=downgrade, all_binds=all_binds
+        )
+        if as_json:
+            click.echo(json.dumps([p.to_dict() for p in plans], indent=2))
+        else:
+            output.print_plans(plans)
+
     def run_and_report(
         verb: str, sql: bool, call: Callable[..., list[RunResult]]
     ) -> None:
@@ -317,9 +343,12 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
     @bind_option
     @click.argument("revision", default="heads", callback=_unmask)
     @run_options
+    @plan_options
     def upgrade(
         binds: tuple[str, ...],
         revision: str,
+        plan: bool,
+        as_json: bool,
         sql: bool,
         tag: str | None,
         x_args: tuple[str, ...],
@@ -327,6 +356,9 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
         jobs: int | None,
     ) -> None:
         """Upgrade the databases to a later revision (default: heads)."""
+        if plan:
+            show_plan(revision, binds, False, False, as_json)
+            return
         run_and_report(
             "upgrade",
             sql,
@@ -347,10 +379,13 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
     @all_binds_option
     @click.argument("revision", default="-1", callback=_unmask)
     @run_options
+    @plan_options
     def downgrade(
         binds: tuple[str, ...],
         all_binds: bool,
         revision: str,
+        plan: bool,
+        as_json: bool,
         sql: bool,
         tag: str | None,
         x_args: tuple[str, ...],
@@ -358,6 +393,9 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
         jobs: int | None,
     ) -> None:
         """Revert the databases to an earlier revision (default: -1)."""
+        if plan:
+            show_plan(revision, binds, True, all_binds, as_json)
+            return
         run_and_report(
             "downgrade",
             sql,

@@ -214,6 +214,17 @@ def _revision_directives_hook(
     return process_revision_directives
 
 
+def migration_path(
+    scripts: ScriptDirectory, target: str, current: tuple[str, ...], *, is_upgrade: bool
+) -> list[Any]:
+    """The revision scripts an upgrade or downgrade to ``target`` would run, in order."""
+    if is_upgrade:
+        steps = scripts._upgrade_revs(target, current)  # type: ignore[arg-type]
+    else:
+        steps = scripts._downgrade_revs(target, current)  # type: ignore[arg-type]
+    return [step.revision for step in steps]
+
+
 def label_owner(scripts: Any, label: str) -> str | None:
     """The revision whose file declares branch label ``label``, if any.
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .locking import WaitCallback
     from .operations import StepCallback
     from .parallel import BindRun
+    from .plan import BindPlan
     from .results import BindStatus
     from .results import CheckResult
     from .results import Revision
@@ -380,6 +381,28 @@ class SchemaVer:
             jobs=jobs,
             on_wait=on_wait,
         )
+
+    def plan(
+        self,
+        revision: str = "heads",
+        bind: BindNames = None,
+        *,
+        downgrade: bool = False,
+        all_binds: bool = False,
+    ) -> list[BindPlan]:
+        """What ``upgrade`` (or ``downgrade``) to ``revision`` would run; runs nothing."""
+        from . import plan
+
+        settings = self._state().settings
+        binds = (
+            self._destructive("downgrade", bind, all_binds)
+            if downgrade
+            else self.select(bind)
+        )
+        return [
+            plan.plan(b, settings, revision, is_upgrade=not downgrade)
+            for b in self._having(bind, binds, [revision])
+        ]
 
     def _run_each(
         self,

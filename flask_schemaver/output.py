@@ -13,6 +13,7 @@ import click
 
 if TYPE_CHECKING:
     from .locking import LockWait
+    from .plan import BindPlan
     from .results import Revision
     from .results import RevisionResult
     from .results import RunResult
@@ -119,3 +120,25 @@ def print_written(results: Sequence[RevisionResult], empty: str) -> None:
             echo(f"{bind(result.bind)}: {empty}")
         for rev in result.revisions:
             echo(f"{bind(result.bind)}: wrote {rev.id} {rev.message!s} at {rev.path}")
+
+
+def print_plans(plans: Sequence[BindPlan]) -> None:
+    """Each bind's revisions that would run, with their operations."""
+    for plan in plans:
+        if not plan.revisions:
+            echo(f"{bind(plan.bind)}: nothing to run, at {ids(plan.current)}")
+            continue
+        echo(f"{bind(plan.bind)}: at {ids(plan.current)}, {len(plan.revisions)} to run")
+        for rev in plan.revisions:
+            verb = "upgrade" if rev.is_upgrade else "downgrade"
+            flag = (
+                click.style("  [irreversible]", fg="yellow") if rev.irreversible else ""
+            )
+            echo(f"  {verb} {rev.id}  {rev.message}{flag}")
+            for op in rev.operations:
+                mark = click.style("!", fg="red", bold=True) if op.destructive else "-"
+                echo(f"    {mark} {op.text}")
+            if not rev.operations and not rev.note:
+                echo("    - no operations")
+            if rev.note:
+                echo(f"    ? not all listed: {rev.note}")

@@ -265,8 +265,22 @@ class MigrationRunner:
             yield connection
 
     def revisions(self, bind: str | None = None) -> list[Revision]:
-        """The bind's revisions in the order they are applied: oldest first."""
-        return list(reversed(inspection.history(self._pick(bind), self.settings)))
+        """The bind's revisions in an order they can be applied: each after the
+        revisions it builds on or depends on."""
+        history = list(reversed(inspection.history(self._pick(bind), self.settings)))
+        known = {r.id for r in history}
+        placed: set[str] = set()
+        ordered: list[Revision] = []
+        while len(ordered) < len(history):
+            for revision in history:
+                needs = {*revision.down_revisions, *revision.depends_on} & known
+                if revision.id not in placed and needs <= placed:
+                    ordered.append(revision)
+                    placed.add(revision.id)
+                    break
+            else:  # pragma: no cover - Alembic refuses cycles before this
+                raise UsageError("the revisions depend on each other in a cycle")
+        return ordered
 
     def heads(self, bind: str | None = None) -> tuple[str, ...]:
         """The ids of the bind's head revisions."""
@@ -301,6 +315,14 @@ class MigrationRunner:
             operations.downgrade(b, self.settings, revision)
             for b in self._targets(revision, bind)
         ]
+
+    def stamp(
+        self, revision: str, bind: str | None = None, *, purge: bool = False
+    ) -> RunResult:
+        """Set the bind's version table to ``revision`` without running migrations;
+        ``purge`` first empties it."""
+        b = self._pick(bind, revision=revision)
+        return operations.stamp(b, self.settings, revision, purge=purge)
 
     def migrate_to(self, revision: str, bind: str | None = None) -> RunResult | None:
         """Upgrade or downgrade the bind, whichever brings it to ``revision``."""

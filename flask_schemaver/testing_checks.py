@@ -143,55 +143,45 @@ def _walk(
     """Take each revision up, down and up again, oldest first.
 
     Yields ``(revision, "before")`` just before its first upgrade and
-    ``(revision, "after")`` just after its downgrade. Before each revision the database
-    holds exactly what the revision builds on, so that a downgrade cannot take other
-    branches with it.
+    ``(revision, "after")`` just after its downgrade. No revision is ever downgraded
+    but the one being walked, so a revision left out stays applied, and what a
+    downgrade leaves behind is pinned on the revision that left it.
+
+    The walk starts from an empty database: a bind that is not empty is first
+    downgraded to base.
     """
     revisions = runner.revisions(bind)
-    graph = {r.id: r for r in revisions}
+    if revisions and runner.current(bind):
+        _step(runner, bind, revisions[0], "downgrade", "base", "emptying the database")
     for revision in revisions:
-        base = [*revision.down_revisions, *revision.depends_on]
-        _reach(runner, bind, revision, base, graph)
+        needs = {*revision.down_revisions, *revision.depends_on}
+        # Usually there already; a merge may still lack one of its parents.
+        for needed in sorted(needs - set(runner.current(bind))):
+            _step(runner, bind, revision, "upgrade", needed, f"upgrading to {needed}")
         yield revision, "before"
         _step(runner, bind, revision, "upgrade", revision.id, "upgrading")
         if skipped(revision.id, skip):
             continue
-        down = revision.down_revisions[0] if revision.down_revisions else "base"
-        _step(runner, bind, revision, "downgrade", down, f"downgrading to {down}")
-        _reach(runner, bind, revision, base, graph)
+        _down_alone(runner, bind, revision)
         yield revision, "after"
         _step(runner, bind, revision, "upgrade", revision.id, "upgrading again")
 
 
-def _reach(
-    runner: MigrationRunner,
-    bind: str,
-    revision: Revision,
-    targets: list[str],
-    graph: dict[str, Revision],
-) -> None:
-    """Bring the database to ``targets`` and their ancestors, nothing else."""
-    current = set(runner.current(bind))
-    if current == set(targets):
-        return
-    doing = f"getting to what it builds on ({', '.join(targets) or 'base'})"
-    if current - _ancestry(targets, graph):
-        # Something is applied that the revision does not build on: start over.
-        _step(runner, bind, revision, "downgrade", "base", doing)
-    for target in targets:
-        _step(runner, bind, revision, "upgrade", target, doing)
+def _down_alone(runner: MigrationRunner, bind: str, revision: Revision) -> None:
+    """Downgrade ``revision`` and nothing else.
 
-
-def _ancestry(ids: Iterable[str], graph: dict[str, Revision]) -> set[str]:
-    seen: set[str] = set()
-    todo = list(ids)
-    while todo:
-        rev = todo.pop()
-        if rev in seen or rev not in graph:
-            continue
-        seen.add(rev)
-        todo += [*graph[rev].down_revisions, *graph[rev].depends_on]
-    return seen
+    Alembic's downgrade to a revision also takes down every other branch built on it,
+    and a downgrade to base everything. So the other heads are taken out of the
+    version table first (their schema stays), and put back after.
+    """
+    down = revision.down_revisions[0] if revision.down_revisions else "base"
+    doing = f"downgrading to {down}"
+    others = [head for head in runner.current(bind) if head != revision.id]
+    if others:
+        _step(runner, bind, revision, "stamp", revision.id, doing)
+    _step(runner, bind, revision, "downgrade", down, doing)
+    for head in others:
+        _step(runner, bind, revision, "restamp", head, doing)
 
 
 def _step(
@@ -205,8 +195,10 @@ def _step(
     try:
         if verb == "upgrade":
             runner.upgrade(target, bind)
-        else:
+        elif verb == "downgrade":
             runner.downgrade(target, bind)
+        else:
+            runner.stamp(target, bind, purge=verb == "stamp")
     except SchemaVerError as exc:
         raise CheckFailed(
             f"[{bind}] at revision {_name(revision)}, {doing}: {exc.message}"
