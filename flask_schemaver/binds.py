@@ -62,6 +62,10 @@ class Bind:
     context_options: dict[str, Any] = field(default_factory=dict)
     #: Whether upgrade, downgrade and stamp take the bind's migration lock.
     lock: bool = True
+    #: Whether applied revisions are recorded in the history table (with checksums).
+    history: bool = True
+    #: Whether downgrade, stamp and --purge need an explicit confirmation.
+    protected: bool = False
     #: Tables in the same database that belong to other binds; never this bind's concern.
     foreign_tables: frozenset[tuple[str | None, str]] = frozenset()
 
@@ -69,6 +73,11 @@ class Bind:
     def dialect(self) -> str:
         """Name of the database dialect, e.g. ``"postgresql"``."""
         return self.engine.dialect.name
+
+    @property
+    def history_table(self) -> str:
+        """The table beside the version table that records applied revisions."""
+        return f"{self.version_table}_history"
 
     @property
     def transactional_ddl(self) -> bool:
@@ -94,6 +103,8 @@ class Bind:
         if type_ == "table" and reflected and compare_to is None:
             schema = getattr(obj, "schema", None)
             if (schema, name) in self.foreign_tables:
+                return False
+            if (schema, name) == (self.version_table_schema, self.history_table):
                 return False
         user_hook: Callable[..., bool] | None = self.context_options.get(
             "user_include_object"
@@ -195,6 +206,8 @@ def resolve_binds(app: Flask, db: SQLAlchemy, settings: Settings) -> dict[str, B
             version_table_schema=overrides.get("version_table_schema"),
             context_options=_context_options(engine, settings, name, overrides),
             lock=bool(overrides.get("lock", settings.lock)),
+            history=bool(overrides.get("history", settings.history)),
+            protected=bool(overrides.get("protected", False)),
         )
     if not binds:
         raise ConfigError(
@@ -284,6 +297,7 @@ def _mark_foreign_tables(
             foreign.update((t.schema, t.name) for t in metadata.tables.values())
             if owner is not None:
                 foreign.add((owner.version_table_schema, owner.version_table))
+                foreign.add((owner.version_table_schema, owner.history_table))
         bind.foreign_tables = frozenset(foreign)
 
 

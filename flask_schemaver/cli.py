@@ -26,6 +26,7 @@ from .exceptions import SchemaVerError
 if TYPE_CHECKING:
     from .extension import SchemaVer
     from .results import Revision
+    from .results import RevisionResult
     from .results import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -245,6 +246,8 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
             x_args=x_args,
         )
         output.print_written(results, "no changes")
+        if autogenerate:
+            lint_written(results)
 
     @db.command()
     @bind_option
@@ -264,10 +267,24 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
         x_args: tuple[str, ...],
     ) -> None:
         """Autogenerate one revision per bind whose models changed."""
-        output.print_written(
-            schemaver.migrate(message, binds, rev_id=rev_id, x_args=x_args),
-            "no changes",
-        )
+        results = schemaver.migrate(message, binds, rev_id=rev_id, x_args=x_args)
+        output.print_written(results, "no changes")
+        lint_written(results)
+
+    def lint_written(results: Sequence[RevisionResult]) -> None:
+        """Print the lint findings of revisions just written; never fails the command."""
+        written = {r.bind: [rev.id for rev in r.revisions] for r in results}
+        written = {name: ids for name, ids in written.items() if ids}
+        if not written:
+            return
+        try:
+            findings = schemaver.lint(
+                list(written), revisions=[i for ids in written.values() for i in ids]
+            )
+        except Exception as exc:  # the revisions are written; lint is only advice
+            output.echo(f"lint skipped: {exc}", err=True)
+            return
+        output.print_findings(findings, limit=10, brief=True)
 
     @db.command()
     @bind_option
@@ -582,6 +599,39 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
                     for line in result.drift:
                         output.echo(f"    {line}")
         if not all(r.ok for r in results):
+            ctx.exit(1)
+
+    @db.command()
+    @bind_option
+    @click.option(
+        "--since",
+        multiple=True,
+        metavar="REV",
+        help="Lint only the revisions after REV in its bind's chain; repeatable, "
+        "one per bind.",
+    )
+    @click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Print findings as text lines or as JSON for tools.",
+    )
+    @click.pass_context
+    def lint(
+        ctx: click.Context,
+        binds: tuple[str, ...],
+        since: tuple[str, ...],
+        output_format: str,
+    ) -> None:
+        """Find operations in revisions that lock tables or break running code."""
+        findings = schemaver.lint(binds, since=since or None)
+        if output_format == "json":
+            click.echo(json.dumps([f.to_dict() for f in findings], indent=2))
+        else:
+            output.print_findings(findings)
+        if any(f.level == "error" for f in findings):
             ctx.exit(1)
 
     @db.command(name="binds")

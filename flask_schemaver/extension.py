@@ -25,6 +25,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
+    from .lint import Finding
     from .locking import WaitCallback
     from .operations import StepCallback
     from .parallel import BindRun
@@ -403,6 +404,25 @@ class SchemaVer:
             plan.plan(b, settings, revision, is_upgrade=not downgrade)
             for b in self._having(bind, binds, [revision])
         ]
+
+    def lint(
+        self,
+        bind: BindNames = None,
+        since: str | Sequence[str] | None = None,
+        revisions: str | Sequence[str] | None = None,
+    ) -> list[Finding]:
+        """Operations in the revisions that lock tables or break running code.
+
+        ``since`` names one revision per bind (or ``head``): only the revisions after it
+        in its bind's chain are linted. ``revisions`` lints only the revisions named.
+        Nothing runs against a database. See :doc:`/lint`.
+        """
+        from .lint import engine
+
+        settings = self._state().settings
+        return engine.lint(
+            self.select(bind), settings, since=since, revisions=revisions
+        )
 
     def _run_each(
         self,

@@ -6,6 +6,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from . import environment
+from . import history as history_table
 from .results import BindStatus
 from .results import CheckResult
 from .results import Revision
@@ -103,16 +104,19 @@ def status(bind: Bind, settings: Settings) -> BindStatus:
             else set()
         )
         ordered = list(reversed(list(known.values())))
-        return BindStatus(
-            bind=bind.name,
-            url=bind.safe_url,
-            current=at,
-            heads=tuple(scripts.get_heads()),
-            revisions=[
-                RevisionStatus(Revision.from_script(s), s.revision in applied)
-                for s in ordered
-            ],
-            missing=missing,
+        return history_table.annotate(
+            bind,
+            BindStatus(
+                bind=bind.name,
+                url=bind.safe_url,
+                current=at,
+                heads=tuple(scripts.get_heads()),
+                revisions=[
+                    RevisionStatus(Revision.from_script(s), s.revision in applied)
+                    for s in ordered
+                ],
+                missing=missing,
+            ),
         )
 
 
@@ -132,5 +136,6 @@ def check(bind: Bind, settings: Settings) -> CheckResult:
         pending=pending,
         heads=state.heads,
         missing=state.missing,
+        edited=state.edited,
         compared=at_head,
     )

@@ -20,6 +20,7 @@ from alembic.util import rev_id as random_rev_id
 
 from . import checks
 from . import environment
+from . import history
 from . import locking
 from .locking import WaitCallback
 from .results import Revision
@@ -28,6 +29,7 @@ from .results import RunResult
 from .results import Step
 
 if TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext
     from alembic.runtime.migration import MigrationInfo
 
     from .binds import Bind
@@ -127,7 +129,7 @@ class _Tracker:
         self.running = info
         self.started = time.perf_counter()
 
-    def applied(self, *, step: MigrationInfo, **_: Any) -> None:
+    def applied(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
         script: Any = step.up_revision
         done = Step(
             bind=self.bind.name,
@@ -140,6 +142,21 @@ class _Tracker:
             seconds=time.perf_counter() - self.started,
         )
         self.running = None
+        if self.bind.history and not ctx.as_sql and script is not None:
+            # In the migration's own transaction: the row exists when the step does.
+            direction = (
+                "stamp"
+                if done.is_stamp
+                else ("upgrade" if done.is_upgrade else "downgrade")
+            )
+            history.write(
+                self.bind,
+                ctx.connection,  # type: ignore[arg-type]
+                revision=done.revision,
+                direction=direction,
+                path=script.path,
+                seconds=done.seconds,
+            )
         self.steps.append(done)
         if self.on_step is not None:
             self.on_step(done)
@@ -205,6 +222,8 @@ def _run(
             else nullcontext()
         )
         with guard:
+            if bind.history:
+                history.ensure(bind, connection)
             # Another process may have migrated the bind while this one waited.
             again = environment.current_heads(bind, connection)
             if again != before and checks.at_target(

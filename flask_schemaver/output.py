@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from .lint import Finding
     from .locking import LockWait
     from .plan import BindPlan
     from .results import Revision
@@ -142,3 +143,49 @@ def print_plans(plans: Sequence[BindPlan]) -> None:
                 echo("    - no operations")
             if rev.note:
                 echo(f"    ? not all listed: {rev.note}")
+
+
+def print_findings(
+    findings: Sequence[Finding], *, limit: int | None = None, brief: bool = False
+) -> None:
+    """Lint findings, one line each with the rule's safe alternative, then a count.
+
+    ``brief`` (after ``migrate``) leaves out the alternatives and the count, and shows
+    at most ``limit`` findings.
+    """
+    from .lint import RULES
+
+    shown = findings if limit is None else findings[:limit]
+    for finding in shown:
+        colour = "red" if finding.level == "error" else "yellow"
+        level = click.style(finding.level, fg=colour)
+        if brief:
+            where = f"{finding.revision} line {finding.line}"
+        else:
+            where = f"{_relative(finding.path)}:{finding.line}"
+        echo(
+            f"{bind(finding.bind)}: {where}: {level} [{finding.rule}] {finding.message}"
+        )
+        if not brief:
+            echo(f"    fix: {RULES[finding.rule].alternative}")
+    if len(findings) > len(shown):
+        names = dict.fromkeys(f.bind for f in findings)
+        options = "".join(f" --bind {name}" for name in names)
+        echo(f"... and {len(findings) - len(shown)} more; run 'flask db lint{options}'")
+    if brief:
+        return
+    errors = sum(1 for f in findings if f.level == "error")
+    warnings = len(findings) - errors
+    if not findings:
+        echo("lint: no findings")
+    else:
+        echo(
+            f"lint: {errors} error{'s' if errors != 1 else ''}, "
+            f"{warnings} warning{'s' if warnings != 1 else ''}"
+        )
+
+
+def _relative(path: str) -> str:
+    """``path`` relative to the working directory when it is below it."""
+    relative = os.path.relpath(path) if os.path.isabs(path) else path
+    return path if relative.startswith("..") else relative

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from . import history
 from .results import BindStatus
 from .results import Revision
 from .results import RevisionStatus
@@ -163,11 +164,14 @@ def status(bind: Bind) -> BindStatus | None:
     if current and current[0] not in ids:
         return None  # a missing file: the full path explains it
     applied = ids.index(current[0]) + 1 if current else 0
-    return BindStatus(
-        bind=bind.name,
-        url=bind.safe_url,
-        current=current,
-        heads=(ids[-1],) if ids else (),
-        revisions=[RevisionStatus(r, i < applied) for i, r in enumerate(line)],
-        missing=(),
+    return history.annotate(
+        bind,
+        BindStatus(
+            bind=bind.name,
+            url=bind.safe_url,
+            current=current,
+            heads=(ids[-1],) if ids else (),
+            revisions=[RevisionStatus(r, i < applied) for i, r in enumerate(line)],
+            missing=(),
+        ),
     )

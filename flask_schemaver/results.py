@@ -112,6 +112,10 @@ class RevisionStatus:
 
     revision: Revision
     applied: bool
+    #: When the history table says it was applied (ISO 8601), if it knows.
+    applied_at: str | None = None
+    #: The file changed after it was applied (its checksum no longer matches).
+    edited: bool = False
 
 
 @dataclass
@@ -129,6 +133,8 @@ class BindStatus:
     revisions: list[RevisionStatus]
     #: Revisions the version table names that have no file on disk.
     missing: tuple[str, ...]
+    #: Applied revisions whose file changed since (see ``flask db acknowledge``).
+    edited: tuple[str, ...] = ()
 
     @property
     def pending(self) -> list[Revision]:
@@ -160,13 +166,21 @@ class CheckResult:
     heads: tuple[str, ...]
     #: Revisions the version table names that have no file on disk.
     missing: tuple[str, ...] = ()
+    #: Applied revisions whose file changed since they were applied.
+    edited: tuple[str, ...] = ()
     #: False when the models were not compared because the database is not at head.
     compared: bool = True
 
     @property
     def ok(self) -> bool:
         """True when nothing was found: ``flask db check`` passes for this bind."""
-        return not (self.drift or self.pending or self.missing or len(self.heads) > 1)
+        return not (
+            self.drift
+            or self.pending
+            or self.missing
+            or self.edited
+            or len(self.heads) > 1
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The fields and :attr:`ok` as JSON-ready data."""

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 
 from .exceptions import ConfigError
+from .lint.catalog import resolve_levels
 
 #: Every configuration key with its default. ``SchemaVer(**options)`` takes the same
 #: names in lower case without the prefix, e.g. ``SchemaVer(directory="db/migrations")``.
@@ -28,11 +29,22 @@ DEFAULTS: dict[str, Any] = {
     "SCHEMAVER_LOCK": True,
     "SCHEMAVER_LOCK_TIMEOUT": 600,
     "SCHEMAVER_JOBS": 1,
+    "SCHEMAVER_LINT": {},
+    "SCHEMAVER_HISTORY": True,
 }
 
 #: Options a bind may set in ``SCHEMAVER_BINDS``.
 BIND_OPTIONS = frozenset(
-    {"exclude", "directory", "version_table", "version_table_schema", "context", "lock"}
+    {
+        "exclude",
+        "directory",
+        "version_table",
+        "version_table_schema",
+        "context",
+        "lock",
+        "history",
+        "protected",
+    }
 )
 
 
@@ -63,6 +75,9 @@ class Settings:
     lock: bool = True
     lock_timeout: float | None = 600
     jobs: int = 1
+    #: Every lint rule's level: its default, or what ``SCHEMAVER_LINT`` sets.
+    lint: Mapping[str, str] = field(default_factory=dict)
+    history: bool = True
 
     @classmethod
     def from_app(cls, app: Flask, options: Mapping[str, Any]) -> Settings:
@@ -122,6 +137,8 @@ class Settings:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
             raise ConfigError("SCHEMAVER_JOBS must be a whole number, 1 or more")
         return cls(
+            lint=resolve_levels(config["SCHEMAVER_LINT"]),
+            history=bool(config["SCHEMAVER_HISTORY"]),
             jobs=jobs,
             lock=bool(config["SCHEMAVER_LOCK"]),
             lock_timeout=timeout,

@@ -218,7 +218,7 @@ def snapshot(bind: Bind) -> Snapshot:
         inspector = sa.inspect(connection)
         for schema in sorted(schemas, key=lambda s: (s is not None, s or "")):
             _tables(bind, inspector, schema, found)
-            _others(inspector, schema, found)
+            _others(bind, inspector, schema, found)
     return found
 
 
@@ -258,7 +258,10 @@ def _tables(
 ) -> None:
     prefix = f"{schema}." if schema else ""
     for name in inspector.get_table_names(schema=schema):
-        if (schema, name) == (bind.version_table_schema, bind.version_table):
+        if schema == bind.version_table_schema and name in (
+            bind.version_table,
+            bind.history_table,
+        ):
             continue
         stub = sa.Table(name, sa.MetaData(), schema=schema)
         if not bind.include_object(stub, name, "table", True, None):
@@ -301,12 +304,16 @@ def _tables(
             found[(table, f"check constraint {check.get('name') or text}")] = text
 
 
-def _others(inspector: sa.Inspector, schema: str | None, found: Snapshot) -> None:
+def _others(
+    bind: Bind, inspector: sa.Inspector, schema: str | None, found: Snapshot
+) -> None:
     prefix = f"{schema}." if schema else ""
     for name in inspector.get_view_names(schema=schema):
         found[("", f"view {prefix}{name}")] = "present"
     if inspector.dialect.supports_sequences:
         for name in inspector.get_sequence_names(schema=schema):
+            if name.startswith(f"{bind.history_table}_"):
+                continue  # the history table's own id sequence
             found[("", f"sequence {prefix}{name}")] = "present"
     get_enums = getattr(inspector, "get_enums", None)
     if get_enums is not None:

@@ -29,7 +29,11 @@ def snapshot(folder: Path) -> dict[str, str]:
 def tables(url: str) -> set[str]:
     engine = sa.create_engine(url)
     try:
-        return set(sa.inspect(engine).get_table_names())
+        return {
+            t
+            for t in sa.inspect(engine).get_table_names()
+            if not t.endswith("_history")
+        }
     finally:
         engine.dispose()
 

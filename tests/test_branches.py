@@ -30,7 +30,11 @@ from flask_schemaver import UsageError
 def tables(url: str) -> set[str]:
     engine = sa.create_engine(url)
     try:
-        return set(sa.inspect(engine).get_table_names())
+        return {
+            t
+            for t in sa.inspect(engine).get_table_names()
+            if not t.endswith("_history")
+        }
     finally:
         engine.dispose()
 

@@ -94,7 +94,11 @@ def test_postgresql_rerun_continues_after_fix(
         assert "transactional" not in str(info.value)
         assert "left part of its changes" not in str(info.value)
         engine = ext.binds["default"].engine
-        assert set(sa.inspect(engine).get_table_names()) == {"a", "alembic_version"}
+        assert {
+            t
+            for t in sa.inspect(engine).get_table_names()
+            if not t.endswith("_history")
+        } == {"a", "alembic_version"}
         assert ext.current() == {"default": ("one",)}
         bad.write_text(bad.read_text().replace("    op.execute('NOT VALID SQL')\n", ""))
         [done] = ext.upgrade()

@@ -1,0 +1,148 @@
+"""What the lint checks know about a revision: its operations, and how to read them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.operations import ops
+
+from .source import SourceFacts
+
+
+@dataclass
+class Operation:
+    """One recorded operation of a revision's upgrade, as the checks see it."""
+
+    op: Any
+    #: First line of the statement that asked for it; 0 when unknown.
+    line: int
+    #: The line the operation was recorded at (inside a block, for one).
+    raw_line: int
+    #: Whether its table existed before the revision, i.e. was not created in it.
+    existing: bool
+
+
+@dataclass
+class RevisionFacts:
+    """What the checks know about one revision."""
+
+    dialect: str
+    sa_dialect: sa.Dialect
+    operations: list[Operation]
+    source: SourceFacts
+    #: Operations of the revision's downgrade.
+    downgrade: list[Any] = field(default_factory=list)
+    #: Why recording the downgrade stopped, if it did.
+    downgrade_error: str | None = None
+    #: Why recording the upgrade stopped, if it did.
+    error: str | None = None
+    naming_convention: Mapping[Any, Any] = field(default_factory=dict)
+
+    def each(self, *types: type[Any], existing: bool = False) -> Iterator[Operation]:
+        """The operations of ``types``; with ``existing``, only on tables made earlier."""
+        for item in self.operations:
+            if isinstance(item.op, types) and (item.existing or not existing):
+                yield item
+
+
+def qualified(schema: str | None, name: str) -> str:
+    return f"{schema}.{name}" if schema else name
+
+
+def sql_text(op: ops.ExecuteSQLOp, dialect: sa.Dialect) -> str:
+    """The SQL of ``op.execute()``, whether given as text or as a construct."""
+    sql: Any = op.sqltext
+    if isinstance(sql, str):
+        return sql
+    if isinstance(getattr(sql, "text", None), str):
+        return str(sql.text)
+    try:
+        return str(sql.compile(dialect=dialect))
+    except Exception:  # a construct the dialect cannot render: nothing to read
+        return ""
+
+
+_IDENT = r"((?:[\w$]+|\"[^\"]+\"|`[^`]+`)(?:\.(?:[\w$]+|\"[^\"]+\"|`[^`]+`))?)"
+_DATA = re.compile(
+    rf"\b(?:UPDATE\s+(?:ONLY\s+)?{_IDENT}\s+SET\b|DELETE\s+FROM\s+(?:ONLY\s+)?{_IDENT}"
+    rf"|INSERT\s+INTO\s+{_IDENT}[^;]*?\bSELECT\b)",
+    re.I | re.S,
+)
+DDL = re.compile(r"(?:^|;)\s*(?:ALTER|CREATE|DROP|RENAME|TRUNCATE)\b", re.I)
+CONCURRENTLY = re.compile(
+    r"\b(?:INDEX|REINDEX|DETACH\s+PARTITION)\b[^;]*?\bCONCURRENTLY\b", re.I | re.S
+)
+PLAIN_INDEX = re.compile(
+    rf"\bCREATE\s+(?:UNIQUE\s+)?INDEX\b(?!\s+CONCURRENTLY)(?:\s+IF\s+NOT\s+EXISTS)?"
+    rf"(?:\s+{_IDENT})?\s+ON\s+(?:ONLY\s+)?{_IDENT}",
+    re.I,
+)
+
+
+def bare(identifier: str) -> str:
+    """A table name from SQL without quotes or schema, lower-cased."""
+    return identifier.split(".")[-1].strip('"`').lower()
+
+
+def data_targets(op: Any, dialect: sa.Dialect) -> list[str]:
+    """Tables that ``op`` writes rows to in bulk: UPDATE, DELETE, INSERT ... SELECT."""
+    if isinstance(op, ops.BulkInsertOp):
+        return [str(op.table.name).lower()]
+    if isinstance(op, ops.ExecuteSQLOp):
+        return [
+            bare(next(g for g in match.groups() if g))
+            for match in _DATA.finditer(sql_text(op, dialect))
+        ]
+    return []
+
+
+def table_of(op: Any) -> str | None:
+    """The (lower-cased) table a schema operation works on, if it names one."""
+    if isinstance(op, ops.CreateForeignKeyOp):
+        return str(op.source_table).lower()
+    name = getattr(op, "table_name", None)
+    return str(name).lower() if name else None
+
+
+def server_default(column: sa.Column[Any], dialect: sa.Dialect) -> str | None:
+    default: Any = column.server_default
+    if default is None:
+        return None
+    arg = getattr(default, "arg", default)
+    if isinstance(arg, str):
+        return f"'{arg}'"
+    if isinstance(getattr(arg, "text", None), str):
+        return str(arg.text)
+    try:
+        return str(arg.compile(dialect=dialect))
+    except Exception:  # an expression the dialect cannot render
+        return None
+
+
+def instance(type_: Any) -> Any:
+    """A column type as an instance, also when given as a class (``sa.Integer``)."""
+    return type_() if isinstance(type_, type) else type_
+
+
+def type_name(type_: Any, dialect: sa.Dialect) -> str:
+    type_ = instance(type_)
+    try:
+        return str(type_.compile(dialect=dialect))
+    except Exception:  # a type the dialect cannot render
+        return repr(type_)
+
+
+def created_before(facts: RevisionFacts, until: Operation) -> set[str]:
+    created: set[str] = set()
+    for item in facts.operations:
+        if item is until:
+            break
+        if isinstance(item.op, ops.CreateTableOp):
+            created.add(str(item.op.table_name).lower())
+    return created
