@@ -7,6 +7,7 @@ from .exceptions import DatabaseError as DatabaseError
 from .exceptions import LockTimeout as LockTimeout
 from .exceptions import MigrationError as MigrationError
 from .exceptions import MultipleHeads as MultipleHeads
+from .exceptions import ProtectedBind as ProtectedBind
 from .exceptions import RunFailed as RunFailed
 from .exceptions import SchemaVerError as SchemaVerError
 from .exceptions import UnknownBind as UnknownBind

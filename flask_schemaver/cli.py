@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 from collections.abc import Sequence
 from functools import partial
@@ -22,6 +23,7 @@ from flask.cli import AppGroup
 from . import output
 from .exceptions import RunFailed
 from .exceptions import SchemaVerError
+from .results import GATES
 
 if TYPE_CHECKING:
     from .extension import SchemaVer
@@ -146,6 +148,14 @@ def plan_options(func: F) -> F:
         "--plan",
         is_flag=True,
         help="Show the revisions and operations that would run; run nothing.",
+    )(func)
+
+
+def yes_option(func: F) -> F:
+    return click.option(
+        "--yes",
+        is_flag=True,
+        help="Confirm the change on protected binds without asking.",
     )(func)
 
 
@@ -317,6 +327,24 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
         )
         output.print_written(results, "one head, nothing to merge")
 
+    def confirmed(
+        verb: str, binds: tuple[str, ...], all_binds: bool, yes: bool
+    ) -> bool:
+        """``--yes``, or the user's answer when a protected bind is involved."""
+        if yes:
+            return True
+        chosen = schemaver.select(binds) if binds or all_binds else []
+        if len(schemaver.binds) == 1:
+            chosen = list(schemaver.binds.values())
+        protected = [b.name for b in chosen if b.protected]
+        if not protected or not sys.stdin.isatty():
+            return False  # the API refuses protected binds with a clear message
+        return click.confirm(
+            f"{', '.join(protected)} {'is' if len(protected) == 1 else 'are'} protected; "
+            f"{verb} anyway?",
+            default=False,
+        )
+
     def show_plan(
         revision: str,
         binds: tuple[str, ...],
@@ -397,10 +425,12 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
     @click.argument("revision", default="-1", callback=_unmask)
     @run_options
     @plan_options
+    @yes_option
     def downgrade(
         binds: tuple[str, ...],
         all_binds: bool,
         revision: str,
+        yes: bool,
         plan: bool,
         as_json: bool,
         sql: bool,
@@ -421,6 +451,7 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
                 revision,
                 binds,
                 all_binds=all_binds,
+                confirm=confirmed("downgrade", binds, all_binds, yes),
                 sql=sql,
                 tag=tag,
                 x_args=x_args,
@@ -437,11 +468,13 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
         "--purge", is_flag=True, help="Empty the version table before stamping."
     )
     @run_options
+    @yes_option
     def stamp(
         binds: tuple[str, ...],
         all_binds: bool,
         revision: str,
         purge: bool,
+        yes: bool,
         sql: bool,
         tag: str | None,
         x_args: tuple[str, ...],
@@ -449,6 +482,9 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
         jobs: int | None,
     ) -> None:
         """Record a revision in the version table without running migrations."""
+        confirm = confirmed(
+            "stamp --purge" if purge else "stamp", binds, all_binds, yes
+        )
 
         def call(**callbacks: Any) -> list[RunResult]:
             callbacks.pop("on_step", None)
@@ -456,6 +492,7 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
                 revision,
                 binds,
                 all_binds=all_binds,
+                confirm=confirm,
                 purge=purge,
                 sql=sql,
                 tag=tag,
@@ -548,14 +585,21 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
             for item in state.revisions:
                 mark = click.style("[X]", fg="green") if item.applied else "[ ]"
                 head = " (head)" if item.revision.is_head else ""
+                when = f"  applied {item.applied_at[:19]}" if item.applied_at else ""
+                edited = (
+                    click.style("  edited since applied", fg="red")
+                    if item.edited
+                    else ""
+                )
                 output.echo(
                     f"  {mark} {item.revision.id}{head}  {item.revision.message}"
+                    f"{when}{edited}"
                 )
             for rev in state.missing:
                 output.echo(
                     click.style(f"  [?] {rev}", fg="red")
                     + "  applied, but its file is missing: restore the file, or run "
-                    f"'flask db stamp --bind {state.bind} REVISION'"
+                    f"'flask db stamp --bind {state.bind} --purge REVISION'"
                 )
             if len(state.heads) > 1:
                 output.echo(
@@ -567,10 +611,18 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
     @db.command()
     @bind_option
     @json_option
+    @click.option(
+        "--only",
+        multiple=True,
+        type=click.Choice(GATES),
+        help="Run only this gate; repeatable. Default: all of them.",
+    )
     @click.pass_context
-    def check(ctx: click.Context, binds: tuple[str, ...], as_json: bool) -> None:
-        """Fail when a bind has several heads, unapplied revisions or unmigrated models."""
-        results = schemaver.check(binds)
+    def check(
+        ctx: click.Context, binds: tuple[str, ...], as_json: bool, only: tuple[str, ...]
+    ) -> None:
+        """Fail when a bind has several heads, unapplied or edited revisions, or unmigrated models."""
+        results = schemaver.check(binds, only=only)
         if as_json:
             click.echo(json.dumps([r.to_dict() for r in results], indent=2))
         else:
@@ -579,20 +631,26 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
                 if result.ok:
                     output.echo(f"{name}: {click.style('ok', fg='green')}")
                     continue
-                if len(result.heads) > 1:
+                if "heads" in result.failures:
                     output.echo(
                         f"{name}: several heads {', '.join(result.heads)}; run 'flask db merge'"
                     )
-                if result.missing:
+                if "missing" in result.failures:
                     output.echo(
                         f"{name}: applied revisions without a file: {', '.join(result.missing)}"
                     )
-                if result.pending:
+                if "pending" in result.failures:
                     output.echo(
                         f"{name}: {len(result.pending)} unapplied revision(s): "
                         f"{', '.join(result.pending)}; run 'flask db upgrade'"
                     )
-                if result.drift:
+                if "edited" in result.failures:
+                    output.echo(
+                        f"{name}: revision(s) edited after they were applied: "
+                        f"{', '.join(result.edited)}; review the change, then run "
+                        f"'flask db acknowledge --bind {result.bind} REVISION'"
+                    )
+                if "drift" in result.failures:
                     output.echo(
                         f"{name}: models differ from the database; run 'flask db migrate':"
                     )
@@ -633,6 +691,14 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
             output.print_findings(findings)
         if any(f.level == "error" for f in findings):
             ctx.exit(1)
+
+    @db.command()
+    @bind_option
+    @click.argument("revision")
+    def acknowledge(binds: tuple[str, ...], revision: str) -> None:
+        """Accept an applied revision's edited file: record its new checksum."""
+        for name, rev in schemaver.acknowledge(revision, binds).items():
+            output.echo(f"{output.bind(name)}: acknowledged the current file of {rev}")
 
     @db.command(name="binds")
     @json_option

@@ -136,3 +136,16 @@ class RunFailed(SchemaVerError):
         else:
             message = f"{verb} failed on {len(failed)} binds: {', '.join(failed)}"
         super().__init__(message)
+
+
+class ProtectedBind(UsageError):
+    """A destructive command on a bind marked protected, without confirmation."""
+
+    def __init__(self, verb: str, binds: Iterable[str]) -> None:
+        self.verb = verb
+        self.binds = tuple(binds)
+        names = ", ".join(self.binds)
+        super().__init__(
+            f"{names} {'is' if len(self.binds) == 1 else 'are'} protected: {verb} needs "
+            "confirmation; answer the prompt, or pass --yes (confirm=True in Python)"
+        )

@@ -17,6 +17,7 @@ from .binds import Bind
 from .binds import resolve_binds
 from .binds import select
 from .exceptions import ConfigError
+from .exceptions import ProtectedBind
 from .exceptions import RunFailed
 from .exceptions import UnknownRevision
 from .exceptions import UsageError
@@ -309,6 +310,7 @@ class SchemaVer:
         bind: BindNames = None,
         *,
         all_binds: bool = False,
+        confirm: bool = False,
         sql: bool = False,
         tag: str | None = None,
         x_args: Sequence[str] = (),
@@ -317,14 +319,17 @@ class SchemaVer:
         on_step: StepCallback | None = None,
         on_wait: WaitCallback | None = None,
     ) -> list[RunResult]:
-        """Downgrade the binds named to ``revision``; several binds need ``all_binds``."""
+        """Downgrade the binds named to ``revision``; several binds need ``all_binds``,
+        protected binds need ``confirm``."""
         from . import operations
 
         settings = self._state().settings
         return self._run_each(
             "downgrade",
             self._having(
-                bind, self._destructive("downgrade", bind, all_binds), [revision]
+                bind,
+                self._destructive("downgrade", bind, all_binds, confirm),
+                [revision],
             ),
             revision,
             fail_fast,
@@ -350,6 +355,7 @@ class SchemaVer:
         bind: BindNames = None,
         *,
         all_binds: bool = False,
+        confirm: bool = False,
         purge: bool = False,
         sql: bool = False,
         tag: str | None = None,
@@ -364,7 +370,13 @@ class SchemaVer:
         settings = self._state().settings
         return self._run_each(
             "stamp",
-            self._having(bind, self._destructive("stamp", bind, all_binds), [revision]),
+            self._having(
+                bind,
+                self._destructive(
+                    "stamp --purge" if purge else "stamp", bind, all_binds, confirm
+                ),
+                [revision],
+            ),
             revision,
             fail_fast,
             lambda b, step, wait: operations.stamp(
@@ -497,13 +509,18 @@ class SchemaVer:
             )
         return having
 
-    def _destructive(self, verb: str, bind: BindNames, all_binds: bool) -> list[Bind]:
+    def _destructive(
+        self, verb: str, bind: BindNames, all_binds: bool, confirm: bool = True
+    ) -> list[Bind]:
         binds = self.select(bind)
         if len(self.binds) > 1 and not bind and not all_binds:
             raise UsageError(
                 f"{verb} changes a database's version: name the binds with --bind "
                 f"({', '.join(self.binds)}) or pass --all-binds"
             )
+        protected = [b.name for b in binds if b.protected]
+        if protected and not confirm:
+            raise ProtectedBind(verb, protected)
         return binds
 
     # -- looking -------------------------------------------------------------------
@@ -589,12 +606,82 @@ class SchemaVer:
         settings = self._state().settings
         return [inspection.status(b, settings) for b in binds]
 
-    def check(self, bind: BindNames = None) -> list[CheckResult]:
-        """Per bind: several heads, unapplied revisions, and models the revisions miss."""
+    def check(
+        self, bind: BindNames = None, *, only: Iterable[str] = ()
+    ) -> list[CheckResult]:
+        """Per bind: several heads, unapplied or edited revisions, revision files gone,
+        and models the revisions miss. ``only`` limits it to some of those gates."""
         from . import inspection
+        from .results import GATES
 
+        gates = tuple(dict.fromkeys(only)) or GATES
+        unknown = set(gates) - set(GATES)
+        if unknown:
+            raise UsageError(
+                f"unknown check {', '.join(sorted(unknown))}; choose from {', '.join(GATES)}"
+            )
         settings = self._state().settings
-        return [inspection.check(b, settings) for b in self.select(bind)]
+        return [inspection.check(b, settings, gates) for b in self.select(bind)]
+
+    def acknowledge(self, revision: str, bind: BindNames = None) -> dict[str, str]:
+        """Accept the current file of an applied, edited revision: record its checksum.
+
+        Returns the revision id acknowledged per bind.
+        """
+        from . import history
+
+        done: dict[str, str] = {}
+        having = self._having(bind, self.select(bind), [revision])
+        for state in self.status([b.name for b in having]):
+            b = self.binds[state.bind]
+            if not b.history:
+                raise UsageError(
+                    f"bind {b.name!r} keeps no history (its 'history' option is off)"
+                )
+            matches = [
+                s for s in state.revisions if s.revision.id.startswith(revision)
+            ] or [s for s in state.revisions if revision in s.revision.branch_labels]
+            if len(matches) != 1 or not matches[0].applied:
+                raise UsageError(
+                    f"{revision!r} is not an applied revision of bind {b.name!r}; "
+                    "only applied revisions have a checksum to acknowledge",
+                    b.name,
+                )
+            rev = matches[0].revision
+            with b.engine.begin() as connection:
+                history.ensure_in(b, connection)
+                history.write(
+                    b,
+                    connection,
+                    revision=rev.id,
+                    direction="acknowledge",
+                    path=rev.path,
+                    seconds=None,
+                )
+            done[b.name] = rev.id
+        return done
+
+    def is_current(self, bind: BindNames = None) -> bool:
+        """Whether every bind's database is at its heads: cheap enough for a health check.
+
+        Answered without Alembic when the revision files allow it; a database that
+        cannot be reached is not current.
+        """
+        from . import quick
+
+        for b in self.select(bind):
+            answer = quick.is_current(b)
+            if answer is None:
+                from .exceptions import SchemaVerError
+
+                try:
+                    [state] = self.status(b.name)
+                except SchemaVerError:
+                    return False
+                answer = state.up_to_date and len(state.heads) <= 1
+            if not answer:
+                return False
+        return True
 
 
 def _already_at_heads(binds: list[Bind]) -> list[RunResult] | None:

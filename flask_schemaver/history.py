@@ -57,8 +57,13 @@ def checksum(path: str) -> str | None:
 
 def ensure(bind: Bind, connection: sa.Connection) -> None:
     """Create the bind's history table if it is missing; commits."""
-    table(bind).create(connection, checkfirst=True)
+    ensure_in(bind, connection)
     connection.commit()
+
+
+def ensure_in(bind: Bind, connection: sa.Connection) -> None:
+    """Create the bind's history table if it is missing, in the caller's transaction."""
+    table(bind).create(connection, checkfirst=True)
 
 
 def write(

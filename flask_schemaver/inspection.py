@@ -9,6 +9,7 @@ from . import environment
 from . import history as history_table
 from .results import BindStatus
 from .results import CheckResult
+from .results import GATES
 from .results import Revision
 from .results import RevisionStatus
 
@@ -120,11 +121,14 @@ def status(bind: Bind, settings: Settings) -> BindStatus:
         )
 
 
-def check(bind: Bind, settings: Settings) -> CheckResult:
-    """Whether the bind is sound: one head, nothing pending, models match the database."""
+def check(
+    bind: Bind, settings: Settings, gates: tuple[str, ...] = GATES
+) -> CheckResult:
+    """Whether the bind is sound: one head, nothing pending or edited, models match the
+    database. Only ``gates`` count; the models are compared only for ``drift``."""
     state = status(bind, settings)
     pending = [r.id for r in state.pending]
-    at_head = not pending and not state.missing
+    at_head = not pending and not state.missing and "drift" in gates
     drift: list[str] = []
     if at_head:
         upgrade_ops = environment.compare_models(bind)
@@ -138,4 +142,5 @@ def check(bind: Bind, settings: Settings) -> CheckResult:
         missing=state.missing,
         edited=state.edited,
         compared=at_head,
+        gates=gates,
     )

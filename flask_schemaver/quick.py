@@ -175,3 +175,14 @@ def status(bind: Bind) -> BindStatus | None:
             missing=(),
         ),
     )
+
+
+def is_current(bind: Bind) -> bool | None:
+    """Whether the bind's database is at its heads; None when only Alembic can tell."""
+    heads = heads_on_disk(bind)
+    if heads is None:
+        return None
+    current = versions_in_database(bind)
+    if current is None:
+        return False  # cannot reach the database: not ready
+    return frozenset(current) == heads and len(current) == len(heads)

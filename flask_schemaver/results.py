@@ -153,6 +153,10 @@ class BindStatus:
         return data
 
 
+#: What ``check`` can look at, each a gate that CI can run on its own.
+GATES = ("heads", "pending", "missing", "edited", "drift")
+
+
 @dataclass
 class CheckResult:
     """What ``check`` found on one bind."""
@@ -170,22 +174,31 @@ class CheckResult:
     edited: tuple[str, ...] = ()
     #: False when the models were not compared because the database is not at head.
     compared: bool = True
+    #: The gates this result was judged on (see :data:`GATES`).
+    gates: tuple[str, ...] = GATES
+
+    @property
+    def failures(self) -> list[str]:
+        """The gates that failed, in :data:`GATES` order."""
+        failed = {
+            "heads": len(self.heads) > 1,
+            "pending": bool(self.pending),
+            "missing": bool(self.missing),
+            "edited": bool(self.edited),
+            "drift": bool(self.drift),
+        }
+        return [gate for gate in GATES if gate in self.gates and failed[gate]]
 
     @property
     def ok(self) -> bool:
-        """True when nothing was found: ``flask db check`` passes for this bind."""
-        return not (
-            self.drift
-            or self.pending
-            or self.missing
-            or self.edited
-            or len(self.heads) > 1
-        )
+        """True when no gate failed: ``flask db check`` passes for this bind."""
+        return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields and :attr:`ok` as JSON-ready data."""
+        """The fields, :attr:`ok` and :attr:`failures` as JSON-ready data."""
         data = asdict(self)
         data["ok"] = self.ok
+        data["failures"] = self.failures
         return data
 
 

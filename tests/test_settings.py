@@ -104,7 +104,7 @@ def test_status_reports_applied_revision_without_file(make_app: AppMaker) -> Non
     runner = app.test_cli_runner()
     out = runner.invoke(args=["db", "status"]).output
     assert "[?] gone1  applied, but its file is missing" in out
-    assert "flask db stamp --bind default REVISION" in out
+    assert "flask db stamp --bind default --purge REVISION" in out
     data = json.loads(runner.invoke(args=["db", "status", "--json"]).output)
     assert data[0]["missing"] == ["gone1"]
     result = runner.invoke(args=["db", "check"])
