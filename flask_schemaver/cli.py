@@ -116,13 +116,7 @@ def run_options(func: F) -> F:
             click.option(
                 "--tag", help="Arbitrary tag passed to the migration scripts."
             ),
-            click.option(
-                "-x",
-                "x_args",
-                multiple=True,
-                metavar="KEY=VALUE",
-                help="Extra argument for the migration scripts; repeatable.",
-            ),
+            x_option,
             click.option(
                 "--fail-fast",
                 is_flag=True,
@@ -138,6 +132,16 @@ def run_options(func: F) -> F:
     ):
         func = option(func)
     return func
+
+
+#: ``-x key=value``: read in revisions with ``context.get_x_argument()``.
+x_option = click.option(
+    "-x",
+    "x_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra argument for the migration scripts (context.get_x_argument()); repeatable.",
+)
 
 
 def plan_options(func: F) -> F:
@@ -225,13 +229,7 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
         "--depends-on", multiple=True, help="Revision this one depends on; repeatable."
     )
     @click.option("--rev-id", help="Use this revision id instead of a generated one.")
-    @click.option(
-        "-x",
-        "x_args",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="Extra argument for the environment; repeatable.",
-    )
+    @x_option
     def revision(
         binds: tuple[str, ...],
         message: str | None,
@@ -263,13 +261,7 @@ def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
     @bind_option
     @click.option("-m", "--message", help="Message of the revisions.")
     @click.option("--rev-id", help="Use this revision id (with a single --bind).")
-    @click.option(
-        "-x",
-        "x_args",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="Extra argument for the environment; repeatable.",
-    )
+    @x_option
     def migrate(
         binds: tuple[str, ...],
         message: str | None,
