@@ -189,9 +189,7 @@ def _operations(
     result = []
     for item in recorded:
         op: Any = item.operation
-        table = table_of(op) if not isinstance(op, ops.BulkInsertOp) else None
-        if isinstance(op, ops.BulkInsertOp):
-            table = str(op.table.name).lower()
+        table = table_of(op)
         existing = table is None or table not in created
         if isinstance(op, ops.CreateTableOp):
             created.add(str(op.table_name).lower())

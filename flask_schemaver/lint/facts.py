@@ -103,7 +103,9 @@ def data_targets(op: Any, dialect: sa.Dialect) -> list[str]:
 
 
 def table_of(op: Any) -> str | None:
-    """The (lower-cased) table a schema operation works on, if it names one."""
+    """The (lower-cased) table an operation works on, if it names one."""
+    if isinstance(op, ops.BulkInsertOp):
+        return str(op.table.name).lower()
     if isinstance(op, ops.CreateForeignKeyOp):
         return str(op.source_table).lower()
     name = getattr(op, "table_name", None)

@@ -26,8 +26,8 @@ class SourceFacts:
 
     comments: list[_Comment] = field(default_factory=list)
     file_ignores: set[str] = field(default_factory=set)
-    #: Lines holding only a comment (or nothing), which an ignore above may span.
-    blank_or_comment: set[int] = field(default_factory=set)
+    #: Lines holding only a comment, which an ignore above a statement may span.
+    comment_lines: set[int] = field(default_factory=set)
     #: (first, last) line of every statement.
     statements: list[tuple[int, int]] = field(default_factory=list)
     #: (first, last) line of every ``with ...autocommit_block():`` block.
@@ -60,7 +60,7 @@ class SourceFacts:
             if (
                 comment.alone
                 and comment.line < first
-                and all(n in self.blank_or_comment for n in range(comment.line, first))
+                and all(n in self.comment_lines for n in range(comment.line, first))
             ):
                 return True
         return False
@@ -74,10 +74,8 @@ def read_source(text: str) -> SourceFacts:
     """Read what lint needs from a revision file's text; tolerant of broken files."""
     facts = SourceFacts()
     lines = text.splitlines()
-    facts.blank_or_comment = {
-        number
-        for number, line in enumerate(lines, 1)
-        if not line.strip() or line.lstrip().startswith("#")
+    facts.comment_lines = {
+        number for number, line in enumerate(lines, 1) if line.lstrip().startswith("#")
     }
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
@@ -92,9 +90,7 @@ def read_source(text: str) -> SourceFacts:
             if match.group(1):
                 facts.file_ignores |= ids
             else:
-                facts.comments.append(
-                    _Comment(line, ids, line in facts.blank_or_comment)
-                )
+                facts.comments.append(_Comment(line, ids, line in facts.comment_lines))
     try:
         tree = ast.parse(text)
     except SyntaxError:
