@@ -1,0 +1,113 @@
+"""Options and arguments shared by the ``flask db`` commands."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from typing import TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_NEGATIVE = re.compile(r"-\d+")
+_MINUS = "\0"
+
+
+class RelativeRevisionCommand(click.Command):
+    """A command whose revision argument may be negative, e.g. ``downgrade -2``.
+
+    click would read ``-2`` as an option; it is passed through masked and unmasked by
+    :func:`unmask`, so that a mistyped option still fails as an unknown option.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        masked = [_MINUS + a[1:] if _NEGATIVE.fullmatch(a) else a for a in args]
+        return super().parse_args(ctx, masked)
+
+
+def unmask(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return value.replace(_MINUS, "-") if value is not None else None
+
+
+def bind_option(func: F) -> F:
+    return click.option(
+        "--bind",
+        "binds",
+        multiple=True,
+        metavar="NAME",
+        help="Work on this bind only; repeat for several. Default: every bind.",
+    )(func)
+
+
+def run_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--sql",
+                is_flag=True,
+                help="Print the SQL instead of running it (offline).",
+            ),
+            click.option(
+                "--tag", help="Arbitrary tag passed to the migration scripts."
+            ),
+            x_option,
+            click.option(
+                "--fail-fast",
+                is_flag=True,
+                help="Stop at the first bind that fails; the rest are skipped.",
+            ),
+            click.option(
+                "-j",
+                "--jobs",
+                type=click.IntRange(min=1),
+                help="Databases to migrate at once (default: SCHEMAVER_JOBS, 1).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+#: ``-x key=value``: read in revisions with ``context.get_x_argument()``.
+x_option = click.option(
+    "-x",
+    "x_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra argument for the migration scripts (context.get_x_argument()); repeatable.",
+)
+
+
+def plan_options(func: F) -> F:
+    func = click.option(
+        "--json", "as_json", is_flag=True, help="With --plan: print JSON for tools."
+    )(func)
+    return click.option(
+        "--plan",
+        is_flag=True,
+        help="Show the revisions and operations that would run; run nothing.",
+    )(func)
+
+
+def yes_option(func: F) -> F:
+    return click.option(
+        "--yes",
+        is_flag=True,
+        help="Confirm the change on protected binds without asking.",
+    )(func)
+
+
+def all_binds_option(func: F) -> F:
+    return click.option(
+        "--all-binds",
+        is_flag=True,
+        help="Allow the change on every bind when the app has several.",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON for tools."
+    )(func)
