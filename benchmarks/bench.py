@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 TOOLS = ("schemaver", "migrate", "alembic")
 
-APP = '''
+APP = """
 import os
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
@@ -64,15 +64,15 @@ elif TOOL == "alembic":
 
     app.config["ALEMBIC"] = {{"script_location": os.path.join(ROOT, "fa")}}
     Alembic(app)
-'''
+"""
 
-MODEL = '''
+MODEL = """
 class M{bind}{i}(db.Model):
     __tablename__ = "{bind}t{i}"
     __bind_key__ = {key!r}
     id = db.Column(db.Integer, primary_key=True)
     name = db.Column(db.String(50))
-'''
+"""
 
 REVISION = '''"""create {bind}t{i}
 
@@ -161,11 +161,15 @@ def timed(project: Project, tool: str, command: list[str]) -> tuple[float, float
     """Wall and CPU seconds of one run of ``command``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(command, cwd=project.root, env=project.env(tool), capture_output=True)
+    proc = subprocess.run(
+        command, cwd=project.root, env=project.env(tool), capture_output=True
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        raise SystemExit(f"{tool}: {' '.join(command)} failed:\n{proc.stdout.decode()}{proc.stderr.decode()}")
+        raise SystemExit(
+            f"{tool}: {' '.join(command)} failed:\n{proc.stdout.decode()}{proc.stderr.decode()}"
+        )
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
 
@@ -208,21 +212,48 @@ def compare(
 def report(rows: list[Row]) -> None:
     ours = next(r for r in rows if r.tool in ("schemaver", "schemaver --jobs 4"))
     for row in rows:
-        ratio = "" if row is ours else (
-            f"  schemaver/{row.tool}: wall {ours.wall / row.wall:.2f}, cpu {ours.cpu / row.cpu:.2f}"
+        ratio = (
+            ""
+            if row is ours
+            else (
+                f"  schemaver/{row.tool}: wall {ours.wall / row.wall:.2f}, cpu {ours.cpu / row.cpu:.2f}"
+            )
         )
-        print(f"{row.scenario:<28} {row.tool:<20} wall {row.wall:7.3f}s  cpu {row.cpu:7.3f}s{ratio}")
+        print(
+            f"{row.scenario:<28} {row.tool:<20} wall {row.wall:7.3f}s  cpu {row.cpu:7.3f}s{ratio}"
+        )
     sys.stdout.flush()
 
 
-def sqlite_project(tmp: Path, models: int, revisions: int, at_head: bool) -> tuple[Project, Callable[[str], None]]:
+def drop_history(url: str) -> None:
+    """Drop the applied-revisions history that schemaver wrote while setting up.
+
+    The other tools would take it for a table without a model (their ``check`` fails),
+    so every tool starts from the same schema: the models' tables and the version table.
+    """
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version_history"))
+    engine.dispose()
+
+
+def sqlite_project(
+    tmp: Path, models: int, revisions: int, at_head: bool
+) -> tuple[Project, Callable[[str], None]]:
     root = tmp / f"app-{models}-{revisions}"
     root.mkdir()
     master = root / "master.db"
     project = generate(root, {"": f"sqlite:///{root / 'work.db'}"}, models, revisions)
     if at_head:
         env = dict(project.env("schemaver"), BENCH_DB=f"sqlite:///{master}")
-        subprocess.run(project.flask("schemaver", "upgrade"), cwd=root, env=env, check=True, capture_output=True)
+        subprocess.run(
+            project.flask("schemaver", "upgrade"),
+            cwd=root,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        drop_history(f"sqlite:///{master}")
 
     def reset(tool: str) -> None:
         work = root / "work.db"
@@ -237,10 +268,17 @@ def sqlite_project(tmp: Path, models: int, revisions: int, at_head: bool) -> tup
 def scenario_startup(tmp: Path, args: argparse.Namespace) -> list[Row]:
     project, _ = sqlite_project(tmp, args.models, 1, at_head=False)
     command = [sys.executable, "-c", "import benchapp"]
-    return compare("startup (import app)", project, {t: command for t in ("schemaver", "none", "migrate", "alembic")}, args.repeat)
+    return compare(
+        "startup (import app)",
+        project,
+        {t: command for t in ("schemaver", "none", "migrate", "alembic")},
+        args.repeat,
+    )
 
 
-def scenario_noop_upgrade(tmp: Path, args: argparse.Namespace, revisions: int = 200) -> list[Row]:
+def scenario_noop_upgrade(
+    tmp: Path, args: argparse.Namespace, revisions: int = 200
+) -> list[Row]:
     project, reset = sqlite_project(tmp, revisions, revisions, at_head=True)
     return compare(
         f"no-op upgrade, {revisions} revs", project,
@@ -248,9 +286,17 @@ def scenario_noop_upgrade(tmp: Path, args: argparse.Namespace, revisions: int = 
     )  # fmt: skip
 
 
-def scenario_read(tmp: Path, args: argparse.Namespace, revisions: int = 2000) -> list[Row]:
+def scenario_read(
+    tmp: Path, args: argparse.Namespace, revisions: int = 2000
+) -> list[Row]:
     project, reset = sqlite_project(tmp, 1, revisions, at_head=True)
-    rows = compare(f"heads, {revisions} revs", project, {t: project.flask(t, "heads") for t in TOOLS}, args.repeat, reset)
+    rows = compare(
+        f"heads, {revisions} revs",
+        project,
+        {t: project.flask(t, "heads") for t in TOOLS},
+        args.repeat,
+        reset,
+    )
     rows += compare(
         f"history, {revisions} revs", project,
         {"schemaver": project.flask("schemaver", "history"), "migrate": project.flask("migrate", "history"),
@@ -320,15 +366,27 @@ class Databases:
         self.server.dispose()
 
 
-def scenario_pg_upgrade(tmp: Path, args: argparse.Namespace, dbs: Databases) -> list[Row]:
+def scenario_pg_upgrade(
+    tmp: Path, args: argparse.Namespace, dbs: Databases
+) -> list[Row]:
     root = tmp / "pg-upgrade"
     root.mkdir()
     url = dbs.create()
     project = generate(root, {"": url}, 200, 200)
     sql = root / "upgrade.sql"
-    psql_url = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    psql_url = (
+        sa.make_url(url)
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
     with sql.open("w") as out:
-        subprocess.run(project.flask("schemaver", "upgrade", "--sql"), cwd=root, env=project.env("schemaver"), stdout=out, check=True)
+        subprocess.run(
+            project.flask("schemaver", "upgrade", "--sql"),
+            cwd=root,
+            env=project.env("schemaver"),
+            stdout=out,
+            check=True,
+        )
     limit = (
         f"import subprocess, benchapp; "
         f"subprocess.run(['psql', '-q', '-v', 'ON_ERROR_STOP=1', {psql_url!r}, '-f', {str(sql)!r}], check=True, stdout=subprocess.DEVNULL)"
@@ -338,10 +396,18 @@ def scenario_pg_upgrade(tmp: Path, args: argparse.Namespace, dbs: Databases) -> 
         "migrate": project.flask("migrate", "upgrade"),
         "limit (import + psql)": [sys.executable, "-c", limit],
     }
-    return compare("upgrade from empty, 200 revs, PG", project, commands, args.repeat, lambda tool: dbs.recreate(url))
+    return compare(
+        "upgrade from empty, 200 revs, PG",
+        project,
+        commands,
+        args.repeat,
+        lambda tool: dbs.recreate(url),
+    )
 
 
-def scenario_pg_parallel(tmp: Path, args: argparse.Namespace, dbs: Databases) -> list[Row]:
+def scenario_pg_parallel(
+    tmp: Path, args: argparse.Namespace, dbs: Databases
+) -> list[Row]:
     root = tmp / "pg-parallel"
     root.mkdir()
     urls = {name: dbs.create() for name in ("", "b1", "b2", "b3")}
@@ -361,7 +427,15 @@ def scenario_pg_parallel(tmp: Path, args: argparse.Namespace, dbs: Databases) ->
         for name, command in commands.items():
             reset(name)
             samples[name].append(timed(project, "schemaver", command))
-    rows = [Row("4 binds x 50 revs, PG", name, statistics.median(w for w, _ in s), statistics.median(c for _, c in s)) for name, s in samples.items()]
+    rows = [
+        Row(
+            "4 binds x 50 revs, PG",
+            name,
+            statistics.median(w for w, _ in s),
+            statistics.median(c for _, c in s),
+        )
+        for name, s in samples.items()
+    ]
     report(rows)
     return rows
 
@@ -377,9 +451,23 @@ def scenario_pg_check(tmp: Path, args: argparse.Namespace, dbs: Databases) -> li
         "with benchapp.app.app_context():\n"
         "    benchapp.db.create_all()\n"
     )
-    subprocess.run([sys.executable, "-c", script], cwd=root, env=project.env("none"), check=True)
-    subprocess.run(project.flask("schemaver", "stamp", "head"), cwd=root, env=project.env("schemaver"), check=True, capture_output=True)
-    return compare("check, 1000 tables, PG", project, {t: project.flask(t, "check") for t in ("schemaver", "migrate")}, args.repeat)
+    subprocess.run(
+        [sys.executable, "-c", script], cwd=root, env=project.env("none"), check=True
+    )
+    subprocess.run(
+        project.flask("schemaver", "stamp", "head"),
+        cwd=root,
+        env=project.env("schemaver"),
+        check=True,
+        capture_output=True,
+    )
+    drop_history(url)
+    return compare(
+        "check, 1000 tables, PG",
+        project,
+        {t: project.flask(t, "check") for t in ("schemaver", "migrate")},
+        args.repeat,
+    )
 
 
 SQLITE = {
@@ -397,10 +485,16 @@ POSTGRESQL = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenarios", nargs="*", help=f"any of {', '.join([*SQLITE, *POSTGRESQL])}")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per tool (default 5)")
+    parser.add_argument(
+        "scenarios", nargs="*", help=f"any of {', '.join([*SQLITE, *POSTGRESQL])}"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="runs per tool (default 5)"
+    )
     parser.add_argument("--models", type=int, default=200, help="models for startup")
-    parser.add_argument("--postgresql", metavar="URL", help="server for the pg-* scenarios")
+    parser.add_argument(
+        "--postgresql", metavar="URL", help="server for the pg-* scenarios"
+    )
     args = parser.parse_args()
     chosen = args.scenarios or [*SQLITE, *(POSTGRESQL if args.postgresql else ())]
     print(f"# python benchmarks/bench.py {' '.join(sys.argv[1:])}")

@@ -14,12 +14,12 @@ import click
 
 from .. import output
 from ..exceptions import RunFailed
-from .options import unmask
 from .options import all_binds_option
 from .options import bind_option
 from .options import plan_options
 from .options import RelativeRevisionCommand
 from .options import run_options
+from .options import unmask
 from .options import yes_option
 
 if TYPE_CHECKING:
