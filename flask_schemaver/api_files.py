@@ -1,0 +1,150 @@
+"""The Python API for revision files: init, revision, migrate, merge, edit"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from typing import TYPE_CHECKING
+
+from .exceptions import UsageError
+
+if TYPE_CHECKING:
+    from .results import Revision
+    from .results import RevisionResult
+from .apibase import BindAPI
+from .apibase import BindNames
+
+
+class FilesAPI(BindAPI):
+    """The Python API for revision files."""
+
+    def init(self, bind: BindNames = None) -> dict[str, bool]:
+        """Create the revision folders; map each bind to whether its folder is new."""
+        from . import operations
+
+        return {b.name: operations.init(b) for b in self.select(bind)}
+
+    def revision(
+        self,
+        message: str | None = None,
+        bind: BindNames = None,
+        *,
+        autogenerate: bool = False,
+        head: str = "head",
+        splice: bool = False,
+        branch_label: str | None = None,
+        depends_on: Sequence[str] = (),
+        rev_id: str | None = None,
+        x_args: Sequence[str] = (),
+    ) -> list[RevisionResult]:
+        """Write a new revision for each bind named (all binds when autogenerating)."""
+        from . import operations
+
+        binds = self.select(bind)
+        if len(binds) > 1 and not autogenerate:
+            raise UsageError(
+                "an empty revision is written for one bind at a time; name it with "
+                f"--bind (binds: {', '.join(self.binds)})"
+            )
+        if len(binds) > 1 and rev_id:
+            raise UsageError("--rev-id names one revision; use it with a single --bind")
+        taken = self._taken_ids(rev_id)
+        state = self._state()
+        results = []
+        for b in binds:
+            result = operations.revision(
+                b,
+                state.settings,
+                message=message,
+                autogenerate=autogenerate,
+                head=head,
+                splice=splice,
+                branch_label=branch_label,
+                depends_on=depends_on,
+                rev_id=rev_id,
+                taken_ids=taken,
+                x_args=x_args,
+            )
+            taken.update(r.id for r in result.revisions)
+            results.append(result)
+        return results
+
+    def migrate(
+        self,
+        message: str | None = None,
+        bind: BindNames = None,
+        *,
+        rev_id: str | None = None,
+        x_args: Sequence[str] = (),
+        **options: Any,
+    ) -> list[RevisionResult]:
+        """Autogenerate one revision per bind whose models differ from its database."""
+        return self.revision(
+            message, bind, autogenerate=True, rev_id=rev_id, x_args=x_args, **options
+        )
+
+    def merge(
+        self,
+        revisions: Sequence[str] = ("heads",),
+        bind: BindNames = None,
+        *,
+        message: str | None = None,
+        branch_label: str | None = None,
+        rev_id: str | None = None,
+    ) -> list[RevisionResult]:
+        """Join heads into one revision; binds with a single head are left alone."""
+        from . import operations
+
+        binds = self.select(bind)
+        if len(binds) > 1 and (rev_id or list(revisions) != ["heads"]):
+            raise UsageError(
+                "merging named revisions or --rev-id needs a single --bind"
+            )
+        taken = self._taken_ids(rev_id)
+        results = []
+        for b in binds:
+            result = operations.merge(
+                b,
+                self._state().settings,
+                revisions,
+                message=message,
+                branch_label=branch_label,
+                rev_id=rev_id,
+                taken_ids=taken,
+            )
+            taken.update(r.id for r in result.revisions)
+            results.append(result)
+        return results
+
+    def edit(self, revision: str = "head", bind: BindNames = None) -> list[Revision]:
+        """Open the revision file in the user's editor; return what was opened."""
+        import click
+
+        binds = self.select(bind)
+        if len(binds) > 1:
+            raise UsageError("edit opens one bind's revision; name it with --bind")
+        from . import inspection
+
+        found = inspection.show(binds[0], self._state().settings, revision)
+        for rev in found:
+            click.edit(filename=rev.path)
+        return found
+
+    def _taken_ids(self, rev_id: str | None) -> set[str]:
+        from . import inspection
+        from .checks import check_rev_id
+
+        if rev_id is not None:
+            check_rev_id(rev_id)
+
+        settings = self._state().settings
+        taken: set[str] = set()
+        for b in self.binds.values():
+            ids = inspection.revision_ids(b, settings)
+            if rev_id and rev_id in ids:
+                raise UsageError(
+                    f"revision id {rev_id!r} is already used by bind {b.name!r}; "
+                    "choose another --rev-id"
+                )
+            taken |= ids
+        return taken

@@ -1,0 +1,98 @@
+"""What every part of the Python API stands on: the app's state and its binds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+
+from flask import current_app
+
+from .binds import Bind
+from .binds import resolve_binds
+from .binds import select
+from .exceptions import ConfigError
+from .exceptions import UnknownRevision
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+
+BindNames = str | Iterable[str] | None
+
+EXTENSION_KEY = "schemaver"
+
+
+@dataclass
+class AppState:
+    """What SchemaVer keeps for one app, on ``app.extensions["schemaver"]``."""
+
+    db: SQLAlchemy
+    settings: Settings
+    notices: list[str] = field(default_factory=list)
+    binds: dict[str, Bind] | None = None
+
+
+class BindAPI:
+    """Finds the current app's state and binds; the base of every API part."""
+
+    def _state(self) -> AppState:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        state: AppState | None = app.extensions.get(EXTENSION_KEY)
+        if state is None:
+            raise ConfigError(
+                f"SchemaVer is not set up on app {app.name!r}; call schemaver.init_app(app)"
+            )
+        if state.binds is None:
+            state.binds = resolve_binds(app, state.db, state.settings)
+        return state
+
+    @property
+    def binds(self) -> dict[str, Bind]:
+        """The current app's binds by name, the default database first."""
+        binds = self._state().binds
+        assert binds is not None
+        return binds
+
+    def select(self, bind: BindNames = None) -> list[Bind]:
+        """The binds named by ``bind`` (one name or several); every bind when None."""
+        return select(self.binds, bind)
+
+    def _having(
+        self, bind: BindNames, binds: list[Bind], targets: Sequence[str]
+    ) -> list[Bind]:
+        """The binds in which every target resolves, checked before anything changes.
+
+        Revision ids are unique across binds, so when no bind is named, a target such as
+        ``1a2b`` or ``label@head`` picks the binds that have it. A named bind that lacks
+        it is bad input.
+        """
+        from . import checks
+
+        settings = self._state().settings
+        if bind:
+            for b in binds:
+                for target in targets:
+                    checks.validate_target(b, settings, target)
+            return binds
+        having: list[Bind] = []
+        first_error: UnknownRevision | None = None
+        for b in binds:
+            try:
+                for target in targets:
+                    checks.validate_target(b, settings, target)
+            except UnknownRevision as exc:
+                first_error = first_error or exc
+            else:
+                having.append(b)
+        if not having and first_error is not None:
+            if len(binds) == 1:
+                raise first_error
+            raise UnknownRevision(
+                f"no bind has {' or '.join(repr(t) for t in targets)}; "
+                "'flask db history' lists each bind's revisions"
+            )
+        return having
