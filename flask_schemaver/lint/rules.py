@@ -319,13 +319,16 @@ def _constraints(o: Any) -> Iterator[tuple[type[Any], Any, str]]:
         for kind, name in _column_constraints(o.column):
             yield kind, name, f" ({o.column.name})"
     if isinstance(o, ops.CreateTableOp):
-        for part in o.columns:
-            if isinstance(part, sa.Column):
-                for kind, name in _column_constraints(part):
-                    yield kind, name, f" ({part.name})"
-            for kind in _KINDS:
-                if isinstance(part, kind):
-                    yield kind, getattr(part, "name", None), ""
+        # The built table holds each constraint once, whether it was written on a
+        # column (ForeignKey, unique=True) or for the table.
+        table = o.to_table()
+        for kind in _KINDS:
+            found = [c for c in table.constraints if isinstance(c, kind)]
+            for constraint in sorted(
+                found, key=lambda c: [col.name for col in c.columns]
+            ):
+                columns = ", ".join(c.name for c in constraint.columns)
+                yield kind, constraint.name, f" ({columns})" if columns else ""
 
 
 @check("unnamed-constraint")
