@@ -321,7 +321,7 @@ def _constraints(o: Any) -> Iterator[tuple[type[Any], Any, str]]:
     if isinstance(o, ops.CreateTableOp):
         # The built table holds each constraint once, whether it was written on a
         # column (ForeignKey, unique=True) or for the table.
-        table = o.to_table()
+        table = _built_table(o)
         for kind in _KINDS:
             found = [c for c in table.constraints if isinstance(c, kind)]
             for constraint in sorted(
@@ -329,6 +329,16 @@ def _constraints(o: Any) -> Iterator[tuple[type[Any], Any, str]]:
             ):
                 columns = ", ".join(c.name for c in constraint.columns)
                 yield kind, constraint.name, f" ({columns})" if columns else ""
+
+
+def _built_table(o: ops.CreateTableOp) -> sa.Table:
+    # Recording already built the table (its columns belong to it now); build one only
+    # for an operation that was never run.
+    for part in o.columns:
+        table = getattr(part, "table", None) if isinstance(part, sa.Column) else None
+        if isinstance(table, sa.Table):
+            return table
+    return o.to_table()
 
 
 @check("unnamed-constraint")
