@@ -192,7 +192,7 @@ class LooksAPI(BindAPI):
                     [state] = self.status(b.name)
                 except SchemaVerError:
                     return False
-                answer = state.up_to_date and len(state.heads) <= 1
+                answer = state.up_to_date
             if not answer:
                 return False
         return True

@@ -99,7 +99,7 @@ class RunsAPI(BindAPI):
             "downgrade",
             self._having(
                 bind,
-                self._destructive("downgrade", bind, all_binds, confirm),
+                self._destructive("downgrade", bind, all_binds, confirm or sql),
                 [revision],
             ),
             revision,
@@ -144,7 +144,10 @@ class RunsAPI(BindAPI):
             self._having(
                 bind,
                 self._destructive(
-                    "stamp --purge" if purge else "stamp", bind, all_binds, confirm
+                    "stamp --purge" if purge else "stamp",
+                    bind,
+                    all_binds,
+                    confirm or sql,
                 ),
                 [revision],
             ),
@@ -183,9 +186,14 @@ class RunsAPI(BindAPI):
             if downgrade
             else self.select(bind)
         )
+        from .checks import preflight
+
+        chosen = self._having(bind, binds, [revision])
+        verb = "downgrade" if downgrade else "upgrade"
+        for b in chosen:
+            preflight(verb, b, settings, revision, sql=False)
         return [
-            plan.plan(b, settings, revision, is_upgrade=not downgrade)
-            for b in self._having(bind, binds, [revision])
+            plan.plan(b, settings, revision, is_upgrade=not downgrade) for b in chosen
         ]
 
     def _run_each(

@@ -144,11 +144,11 @@ class _Tracker:
         self.running = None
         if self.bind.history and not ctx.as_sql and script is not None:
             # In the migration's own transaction: the row exists when the step does.
-            direction = (
-                "stamp"
-                if done.is_stamp
-                else ("upgrade" if done.is_upgrade else "downgrade")
-            )
+            if done.is_stamp:
+                # Stamping down vouches for nothing: only stamps up count as applied.
+                direction = "stamp" if done.is_upgrade else "stamp-down"
+            else:
+                direction = "upgrade" if done.is_upgrade else "downgrade"
             history.write(
                 self.bind,
                 ctx.connection,  # type: ignore[arg-type]

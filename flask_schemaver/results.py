@@ -185,7 +185,10 @@ class CheckResult:
             "pending": bool(self.pending),
             "missing": bool(self.missing),
             "edited": bool(self.edited),
-            "drift": bool(self.drift),
+            # Models are compared only on a database at its heads. When the pending
+            # gate is not run to say why, not being able to compare is a failure.
+            "drift": bool(self.drift)
+            or (not self.compared and not {"pending", "missing"} & set(self.gates)),
         }
         return [gate for gate in GATES if gate in self.gates and failed[gate]]
 

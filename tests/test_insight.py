@@ -249,3 +249,18 @@ def test_protected_bind(make_app: AppMaker) -> None:
     assert result.exit_code == 2
     assert runner.invoke(args=["db", "stamp", "p1", "--yes"]).exit_code == 0
     assert runner.invoke(args=["db", "downgrade", "--plan", "base"]).exit_code == 0
+
+
+def test_drift_gate_alone_fails_on_a_database_behind(chain: Flask) -> None:
+    result = chain.test_cli_runner().invoke(args=["db", "check", "--only", "drift"])
+    assert result.exit_code == 1
+    assert "models not compared: the database is not at its heads" in result.output
+
+
+def test_plan_refuses_bad_input_like_the_run(
+    chain: Flask, schemaver: SchemaVer
+) -> None:
+    result = chain.test_cli_runner().invoke(args=["db", "upgrade", "--plan", "+5"])
+    assert result.exit_code == 2 and "goes past the head" in result.output
+    result = chain.test_cli_runner().invoke(args=["db", "upgrade", "--json"])
+    assert result.exit_code == 2 and "--json goes with --plan" in result.output

@@ -167,7 +167,12 @@ def add(db: click.Group, schemaver: SchemaVer) -> None:
                         f"{', '.join(result.edited)}; review the change, then run "
                         f"'flask db acknowledge --bind {result.bind} REVISION'"
                     )
-                if "drift" in result.failures:
+                if "drift" in result.failures and not result.compared:
+                    output.echo(
+                        f"{name}: models not compared: the database is not at its heads; "
+                        "run 'flask db upgrade' first"
+                    )
+                elif "drift" in result.failures:
                     output.echo(
                         f"{name}: models differ from the database; run 'flask db migrate':"
                     )

@@ -107,6 +107,8 @@ def add(db: click.Group, schemaver: SchemaVer) -> None:
         jobs: int | None,
     ) -> None:
         """Upgrade the databases to a later revision (default: heads)."""
+        if as_json and not plan:
+            raise click.UsageError("--json goes with --plan")
         if plan:
             show_plan(revision, binds, False, False, as_json)
             return
@@ -146,6 +148,8 @@ def add(db: click.Group, schemaver: SchemaVer) -> None:
         jobs: int | None,
     ) -> None:
         """Revert the databases to an earlier revision (default: -1)."""
+        if as_json and not plan:
+            raise click.UsageError("--json goes with --plan")
         if plan:
             show_plan(revision, binds, True, all_binds, as_json)
             return
