@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .binds import Bind
 from .exceptions import ProtectedBind
 from .exceptions import RunFailed
 from .exceptions import UsageError
 
 if TYPE_CHECKING:
+    from .binds import Bind
     from .locking import WaitCallback
     from .operations import StepCallback
     from .parallel import BindRun

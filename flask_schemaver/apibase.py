@@ -10,15 +10,14 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 
-from .binds import Bind
-from .binds import resolve_binds
-from .binds import select
 from .exceptions import ConfigError
 from .exceptions import UnknownRevision
 from .settings import Settings
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
+
+    from .binds import Bind
 
 
 BindNames = str | Iterable[str] | None
@@ -47,6 +46,8 @@ class BindAPI:
                 f"SchemaVer is not set up on app {app.name!r}; call schemaver.init_app(app)"
             )
         if state.binds is None:
+            from .binds import resolve_binds
+
             state.binds = resolve_binds(app, state.db, state.settings)
         return state
 
@@ -59,6 +60,8 @@ class BindAPI:
 
     def select(self, bind: BindNames = None) -> list[Bind]:
         """The binds named by ``bind`` (one name or several); every bind when None."""
+        from .binds import select
+
         return select(self.binds, bind)
 
     def _having(

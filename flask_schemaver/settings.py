@@ -12,7 +12,6 @@ from typing import Any
 from flask import Flask
 
 from .exceptions import ConfigError
-from .lint.catalog import resolve_levels
 
 #: Every configuration key with its default. ``SchemaVer(**options)`` takes the same
 #: names in lower case without the prefix, e.g. ``SchemaVer(directory="db/migrations")``.
@@ -137,7 +136,7 @@ class Settings:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
             raise ConfigError("SCHEMAVER_JOBS must be a whole number, 1 or more")
         return cls(
-            lint=resolve_levels(config["SCHEMAVER_LINT"]),
+            lint=_lint_levels(config["SCHEMAVER_LINT"]),
             history=bool(config["SCHEMAVER_HISTORY"]),
             jobs=jobs,
             lock=bool(config["SCHEMAVER_LOCK"]),
@@ -159,3 +158,13 @@ def _mapping(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{key} must be a dict, not {type(value).__name__}")
     return value
+
+
+def _lint_levels(configured: object) -> Mapping[str, str]:
+    """The rule levels ``SCHEMAVER_LINT`` sets, checked; the rule catalogue is only
+    imported when there is something to check, to keep ``init_app`` cheap."""
+    if isinstance(configured, Mapping) and not configured:
+        return {}
+    from .lint.catalog import resolve_levels
+
+    return resolve_levels(configured)

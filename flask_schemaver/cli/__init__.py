@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import click
 from flask.cli import AppGroup
 
-from .. import output
 from ..exceptions import SchemaVerError
 
 if TYPE_CHECKING:
@@ -75,6 +74,8 @@ def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
     def db(traceback: bool) -> None:
         """Database migrations: one revision chain per database (bind)."""
         for notice in notices:
+            from .. import output
+
             output.echo(notice, err=True)
 
     return db
