@@ -12,6 +12,7 @@ This module must not import Alembic.
 from __future__ import annotations
 
 import datetime
+import functools
 import getpass
 import hashlib
 import socket
@@ -29,8 +30,19 @@ if TYPE_CHECKING:
 _VOUCHED = ("upgrade", "stamp", "acknowledge")
 
 
+_tables: dict[tuple[str | None, str], sa.Table] = {}
+
+
 def table(bind: Bind) -> sa.Table:
     """The history table of ``bind`` (not created by this call)."""
+    key = (bind.version_table_schema, bind.history_table)
+    if key not in _tables:
+        # One Table per name, so SQLAlchemy compiles its INSERT once, not per step.
+        _tables[key] = _new_table(bind)
+    return _tables[key]
+
+
+def _new_table(bind: Bind) -> sa.Table:
     return sa.Table(
         bind.history_table,
         sa.MetaData(),
@@ -44,6 +56,15 @@ def table(bind: Bind) -> sa.Table:
         sa.Column("username", sa.String(255)),
         schema=bind.version_table_schema,
     )
+
+
+@functools.cache
+def _who() -> tuple[str | None, str]:
+    try:
+        user: str | None = getpass.getuser()
+    except Exception:  # no user name in this environment
+        user = None
+    return user, socket.gethostname()
 
 
 def checksum(path: str) -> str | None:
@@ -76,10 +97,7 @@ def write(
     seconds: float | None,
 ) -> None:
     """Add one row, on ``connection`` (inside the caller's transaction)."""
-    try:
-        user = getpass.getuser()
-    except Exception:  # no user name in this environment
-        user = None
+    user, host = _who()
     connection.execute(
         table(bind)
         .insert()
@@ -89,7 +107,7 @@ def write(
             checksum=checksum(path) if path else None,
             applied_at=datetime.datetime.now(datetime.timezone.utc),
             seconds=seconds,
-            host=socket.gethostname(),
+            host=host,
             username=user,
         )
     )
