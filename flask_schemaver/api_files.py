@@ -1,4 +1,4 @@
-"""The Python API for revision files: init, revision, migrate, merge, edit"""
+"""The Python API for revision files: init, revision, migrate, merge, edit."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 from typing import TYPE_CHECKING
 
+from .apibase import BindAPI
+from .apibase import BindNames
 from .exceptions import UsageError
 
 if TYPE_CHECKING:
     from .results import Revision
     from .results import RevisionResult
-from .apibase import BindAPI
-from .apibase import BindNames
 
 
 class FilesAPI(BindAPI):

@@ -1,4 +1,4 @@
-"""The Python API that reads: current, heads, history, status, check, lint, readiness"""
+"""The Python API that reads: current, heads, history, status, check, lint, readiness."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from .apibase import BindAPI
+from .apibase import BindNames
 from .exceptions import UsageError
 
 if TYPE_CHECKING:
@@ -13,8 +15,6 @@ if TYPE_CHECKING:
     from .results import BindStatus
     from .results import CheckResult
     from .results import Revision
-from .apibase import BindAPI
-from .apibase import BindNames
 
 
 class LooksAPI(BindAPI):

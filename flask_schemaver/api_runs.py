@@ -1,4 +1,4 @@
-"""The Python API that changes databases: upgrade, downgrade, stamp, plan"""
+"""The Python API that changes databases: upgrade, downgrade, stamp, plan."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .apibase import BindAPI
+from .apibase import BindNames
 from .exceptions import ProtectedBind
 from .exceptions import RunFailed
 from .exceptions import UsageError
@@ -17,8 +19,6 @@ if TYPE_CHECKING:
     from .parallel import BindRun
     from .plan import BindPlan
     from .results import RunResult
-from .apibase import BindAPI
-from .apibase import BindNames
 
 
 class RunsAPI(BindAPI):
