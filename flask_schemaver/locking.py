@@ -50,12 +50,16 @@ class LockWait:
 
 
 def lock_name(bind: Bind) -> str:
-    """A stable name for the bind's lock: database, version table schema and name."""
+    """A stable name for the bind's lock: database, version table schema and name.
+
+    The lock lives in the server the bind connects to, so the host and port are left
+    out: two processes that spell the same server differently (``localhost`` and
+    ``127.0.0.1``, with or without the default port) still share the lock.
+    """
     url = bind.engine.url
+    backend = url.get_backend_name()
     parts = (
-        url.get_backend_name(),
-        url.host or "",
-        str(url.port or ""),
+        "mysql" if backend == "mariadb" else backend,
         url.database or "",
         bind.version_table_schema or "",
         bind.version_table,
@@ -199,7 +203,7 @@ def _sqlite_lock_path(bind: Bind) -> str | None:
     database = bind.engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    return f"{os.path.abspath(database)}.{bind.version_table}.lock"
+    return f"{os.path.realpath(database)}.{bind.version_table}.lock"
 
 
 def _lock_file(fd: int) -> None:

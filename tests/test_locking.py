@@ -216,3 +216,25 @@ def test_ctrl_c_rolls_back_and_releases_the_lock(
         # The lock is free again: this upgrade would time out after 5 s otherwise.
         [result] = make_app.schemaver.upgrade()
         assert result.after == ("r2",)
+
+
+def test_lock_name_ignores_how_the_server_is_spelled() -> None:
+    from flask_schemaver.binds import Bind
+
+    def bind(url: str) -> Bind:
+        engine = sa.create_engine(url)  # never connects
+        return Bind(
+            "b", None, engine, sa.MetaData(), Path("b"), "alembic_version", None
+        )
+
+    same = {
+        locking.lock_name(bind(url))
+        for url in (
+            "postgresql+psycopg://u@127.0.0.1:5432/shop",
+            "postgresql+psycopg://u:pw@localhost/shop",
+            "postgresql://u@localhost:5432/shop",
+        )
+    }
+    assert len(same) == 1
+    other = locking.lock_name(bind("postgresql+psycopg://u@localhost/other"))
+    assert other not in same
