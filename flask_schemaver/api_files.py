@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 
 from .apibase import BindAPI
 from .apibase import BindNames
+from .exceptions import RunFailed
+from .exceptions import SchemaVerError
 from .exceptions import UsageError
+from .results import RevisionResult
 
 if TYPE_CHECKING:
     from .results import Revision
-    from .results import RevisionResult
 
 
 class FilesAPI(BindAPI):
@@ -52,21 +54,30 @@ class FilesAPI(BindAPI):
         state = self._state()
         results = []
         for b in binds:
-            result = operations.revision(
-                b,
-                state.settings,
-                message=message,
-                autogenerate=autogenerate,
-                head=head,
-                splice=splice,
-                branch_label=branch_label,
-                depends_on=depends_on,
-                rev_id=rev_id,
-                taken_ids=taken,
-                x_args=x_args,
-            )
+            try:
+                result = operations.revision(
+                    b,
+                    state.settings,
+                    message=message,
+                    autogenerate=autogenerate,
+                    head=head,
+                    splice=splice,
+                    branch_label=branch_label,
+                    depends_on=depends_on,
+                    rev_id=rev_id,
+                    taken_ids=taken,
+                    x_args=x_args,
+                )
+            except SchemaVerError as exc:
+                if len(binds) == 1:
+                    raise
+                # One bind's problem (say, a database behind its heads) does not stop
+                # the others, and what they wrote is still reported.
+                result = RevisionResult(b.name, [], outcome="failed", error=exc)
             taken.update(r.id for r in result.revisions)
             results.append(result)
+        if any(r.error is not None for r in results):
+            raise RunFailed("autogenerate", results)
         return results
 
     def migrate(

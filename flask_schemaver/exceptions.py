@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .results import RevisionResult
     from .results import RunResult
 
 
@@ -116,12 +117,14 @@ class LockTimeout(SchemaVerError):
 
 
 class RunFailed(SchemaVerError):
-    """Upgrade, downgrade or stamp failed on one or more binds.
+    """Upgrade, downgrade, stamp or autogenerate failed on one or more binds.
 
     ``results`` has one entry per bind: done, failed (with its error) or skipped.
     """
 
-    def __init__(self, verb: str, results: Sequence[RunResult]) -> None:
+    def __init__(
+        self, verb: str, results: Sequence[RunResult | RevisionResult]
+    ) -> None:
         #: ``"upgrade"``, ``"downgrade"`` or ``"stamp"``.
         self.verb = verb
         #: One :class:`~flask_schemaver.results.RunResult` per bind, in order.

@@ -212,3 +212,7 @@ class RevisionResult:
     bind: str
     #: The files written; empty when there was nothing to write.
     revisions: list[Revision]
+    #: ``"done"`` or ``"failed"``.
+    outcome: str = "done"
+    #: The error of a failed bind.
+    error: SchemaVerError | None = None

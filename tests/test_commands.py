@@ -315,3 +315,27 @@ def test_mistyped_option_is_not_taken_for_a_revision(app: Flask) -> None:
     for command in ("upgrade", "downgrade", "stamp"):
         out = cli(app, command, "--sq", code=2)
         assert "No such option '--sq'" in out
+
+
+def test_migrate_reports_what_it_wrote_when_one_bind_fails(
+    two_binds: Flask, make_app: AppMaker
+) -> None:
+    ext = make_app.schemaver
+    ext.migrate("first")
+    ext.upgrade(bind="default")  # analytics stays behind: autogenerate refuses it
+    make_app.db.metadatas[None].tables["user"].append_column(
+        sa.Column("extra", sa.Integer)
+    )
+    result = two_binds.test_cli_runner().invoke(args=["db", "migrate", "-m", "second"])
+    assert result.exit_code == 1
+    assert re.search(r"default: wrote \w{12} second at ", result.output)
+    assert "Error: [analytics] Target database is not up to date." in result.output
+    from flask_schemaver import RunFailed
+
+    ext.upgrade(bind="default")
+    with pytest.raises(RunFailed) as info:
+        ext.migrate("third")
+    assert [(r.bind, r.outcome) for r in info.value.results] == [
+        ("default", "done"),
+        ("analytics", "failed"),
+    ]

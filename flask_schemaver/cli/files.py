@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 import click
 
 from .. import output
+from ..exceptions import RunFailed
+from ..results import RevisionResult
 from .options import bind_option
 from .options import x_option
 
 if TYPE_CHECKING:
     from ..extension import SchemaVer
-    from ..results import RevisionResult
 
 
 def add(db: click.Group, schemaver: SchemaVer) -> None:
@@ -58,20 +61,21 @@ def add(db: click.Group, schemaver: SchemaVer) -> None:
         x_args: tuple[str, ...],
     ) -> None:
         """Write a new revision file."""
-        results = schemaver.revision(
-            message,
-            binds,
-            autogenerate=autogenerate,
-            head=head,
-            splice=splice,
-            branch_label=branch_label,
-            depends_on=depends_on,
-            rev_id=rev_id,
-            x_args=x_args,
+        written(
+            partial(
+                schemaver.revision,
+                message,
+                binds,
+                autogenerate=autogenerate,
+                head=head,
+                splice=splice,
+                branch_label=branch_label,
+                depends_on=depends_on,
+                rev_id=rev_id,
+                x_args=x_args,
+            ),
+            lint=autogenerate,
         )
-        output.print_written(results, "no changes")
-        if autogenerate:
-            lint_written(results)
 
     @db.command()
     @bind_option
@@ -85,9 +89,31 @@ def add(db: click.Group, schemaver: SchemaVer) -> None:
         x_args: tuple[str, ...],
     ) -> None:
         """Autogenerate one revision per bind whose models changed."""
-        results = schemaver.migrate(message, binds, rev_id=rev_id, x_args=x_args)
+        written(
+            partial(schemaver.migrate, message, binds, rev_id=rev_id, x_args=x_args),
+            lint=True,
+        )
+
+    def written(call: Callable[[], list[RevisionResult]], *, lint: bool) -> None:
+        """Report what ``call`` wrote per bind, and the binds that failed."""
+        try:
+            results = call()
+        except RunFailed as exc:
+            done = [
+                r
+                for r in exc.results
+                if isinstance(r, RevisionResult) and r.error is None
+            ]
+            output.print_written(done, "no changes")
+            if lint:
+                lint_written(done)
+            for result in exc.results:
+                if result.error is not None:
+                    output.echo(f"Error: {result.error}", err=True)
+            raise click.exceptions.Exit(exc.exit_code) from None
         output.print_written(results, "no changes")
-        lint_written(results)
+        if lint:
+            lint_written(results)
 
     def lint_written(results: Sequence[RevisionResult]) -> None:
         """Print the lint findings of revisions just written; never fails the command."""

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import partial
 from traceback import print_exception
 from typing import Any
+from typing import cast
 from typing import TYPE_CHECKING
 
 import click
@@ -85,7 +86,7 @@ def add(db: click.Group, schemaver: SchemaVer) -> None:
                 output.echo(f"Error: {result.error}", err=True)
             if len(exc.results) > 1:
                 for result in exc.results:
-                    output.echo(output.summary(result, verb))
+                    output.echo(output.summary(cast("RunResult", result), verb))
             raise click.exceptions.Exit(exc.exit_code) from None
         for result in results:
             output.echo(output.summary(result, verb))
