@@ -48,8 +48,9 @@ def preflight(
     if sql:
         return
     try:
+        scripts = environment.revision_graph(bind, settings)
         check_start(
-            verb, bind, settings, revision, environment.current_heads(bind), purge
+            verb, bind, scripts, revision, environment.current_heads(bind), purge
         )
     except UsageError:
         raise
@@ -95,13 +96,15 @@ def check_arguments(
 def check_start(
     verb: str,
     bind: Bind,
-    settings: Settings,
+    scripts: Any,
     revision: str,
     current: tuple[str, ...],
     purge: bool = False,
 ) -> None:
-    """What can be told wrong from where the bind's database is."""
-    scripts = environment.revision_graph(bind, settings)
+    """What can be told wrong from where the bind's database is.
+
+    ``scripts`` is the bind's :func:`~flask_schemaver.environment.revision_graph`.
+    """
     with environment.translate_errors(bind):
         known = {s.revision for s in scripts.walk_revisions()}
         missing = [rev for rev in current if rev not in known]
@@ -149,7 +152,7 @@ def check_start(
 def at_target(
     verb: str,
     bind: Bind,
-    settings: Settings,
+    scripts: Any,
     revision: str,
     current: tuple[str, ...],
     purge: bool = False,
@@ -159,7 +162,6 @@ def at_target(
         return not current and (revision == "base" or revision.startswith("-"))
     if purge or revision[:1] in ("+", "-") or ":" in revision:
         return False
-    scripts = environment.revision_graph(bind, settings)
     with environment.translate_errors(bind):
         if revision in ("head", "heads"):
             target = set(scripts.get_heads())

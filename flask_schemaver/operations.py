@@ -210,8 +210,10 @@ def _run(
         return RunResult(bind.name, (), (), tracker.steps, sql=buffer.getvalue())
 
     before = environment.current_heads(bind)
-    checks.check_start(verb, bind, settings, revision, before, purge)
-    if checks.at_target(verb, bind, settings, revision, before, purge):
+    # Read once: the files do not change until Alembic runs them.
+    scripts = environment.revision_graph(bind, settings)
+    checks.check_start(verb, bind, scripts, revision, before, purge)
+    if checks.at_target(verb, bind, scripts, revision, before, purge):
         return RunResult(bind.name, before, before, note="nothing to do")
     with errors, bind.engine.connect() as connection:
         guard = (
@@ -227,7 +229,7 @@ def _run(
             # Another process may have migrated the bind while this one waited.
             again = environment.current_heads(bind, connection)
             if again != before and checks.at_target(
-                verb, bind, settings, revision, again, purge
+                verb, bind, scripts, revision, again, purge
             ):
                 return RunResult(
                     bind.name,
