@@ -30,6 +30,7 @@ from alembic.script import revision as revision_errors
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
+from . import serials
 from .exceptions import DatabaseError
 from .exceptions import MigrationError
 from .exceptions import MultipleHeads
@@ -168,6 +169,8 @@ def _run_online(
     options: dict[str, Any],
 ) -> None:
     context.configure(connection=connection, target_metadata=bind.metadata, **options)
+    if options.get("dont_mutate"):  # autogenerate
+        serials.answer_in_bulk(context.get_context())
     _watch_steps(context, context.config.attributes[_ON_START])
     with context.begin_transaction():
         context.run_migrations()
@@ -269,6 +272,7 @@ def compare_models(bind: Bind) -> ops.UpgradeOps:
         options = bind.configure_options()
         options["target_metadata"] = bind.metadata
         context = MigrationContext.configure(connection, opts=options)
+        serials.answer_in_bulk(context)
         script = produce_migrations(context, bind.metadata)
         assert script.upgrade_ops is not None
         return script.upgrade_ops
