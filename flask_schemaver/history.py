@@ -99,18 +99,29 @@ def write(
     """Add one row, on ``connection`` (inside the caller's transaction)."""
     user, host = _who()
     connection.execute(
-        table(bind)
-        .insert()
-        .values(
-            revision=revision,
-            direction=direction,
-            checksum=checksum(path) if path else None,
-            applied_at=datetime.datetime.now(datetime.timezone.utc),
-            seconds=seconds,
-            host=host,
-            username=user,
-        )
+        _insert(bind),
+        {
+            "revision": revision,
+            "direction": direction,
+            "checksum": checksum(path) if path else None,
+            "applied_at": datetime.datetime.now(datetime.timezone.utc),
+            "seconds": seconds,
+            "host": host,
+            "username": user,
+        },
     )
+
+
+_inserts: dict[sa.Table, sa.Insert] = {}
+
+
+def _insert(bind: Bind) -> sa.Insert:
+    """One INSERT per history table, reused for every row: compiled once, and without
+    fetching the new row's id back."""
+    t = table(bind)
+    if t not in _inserts:
+        _inserts[t] = t.insert().inline()
+    return _inserts[t]
 
 
 @dataclass(frozen=True)
