@@ -483,6 +483,26 @@ POSTGRESQL = {
 }
 
 
+def environment() -> str:
+    """What the figures depend on besides the code: versions, cores, bytecode caching."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version
+
+    names = ["flask", "flask-sqlalchemy", "sqlalchemy", "alembic", "flask-migrate"]
+    names += ["flask-alembic", "flask-schemaver", "psycopg", "pygments"]
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} -")
+    bytecode = "off" if sys.dont_write_bytecode else "on"
+    return (
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, "
+        f"bytecode cache writes {bytecode}; {', '.join(found)}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -498,6 +518,7 @@ def main() -> None:
     args = parser.parse_args()
     chosen = args.scenarios or [*SQLITE, *(POSTGRESQL if args.postgresql else ())]
     print(f"# python benchmarks/bench.py {' '.join(sys.argv[1:])}")
+    print(f"# {environment()}")
     with tempfile.TemporaryDirectory(prefix="schemaver-bench-") as tmp:
         dbs = Databases(args.postgresql) if args.postgresql else None
         try:
