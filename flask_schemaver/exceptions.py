@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import click
+
 if TYPE_CHECKING:
     from .results import RevisionResult
     from .results import RunResult
@@ -48,8 +50,13 @@ def _rebuild(
     return error
 
 
-class ConfigError(SchemaVerError):
-    """The app's configuration cannot be used as it is."""
+class ConfigError(SchemaVerError, click.ClickException):  # type: ignore[misc]
+    """The app's configuration cannot be used as it is.
+
+    Raised by ``init_app``, so while Flask's CLI loads the app. As a
+    :class:`click.ClickException`, any ``flask`` command then prints it as one
+    ``Error:`` line and exits with status 1, rather than a traceback.
+    """
 
 
 class UsageError(SchemaVerError):

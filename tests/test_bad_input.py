@@ -1204,3 +1204,43 @@ def test_permission_denied(
             raises=(RunFailed, DatabaseError),
             says=expected,
         )
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        (
+            "SCHEMAVER_LOCK_TIMEOUT",
+            "soon",
+            "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds, or None to wait forever",
+        ),
+        ("SCHEMAVER_BINDS", "audit", None),
+        ("SCHEMAVER_JOBS", 0, None),
+    ],
+    ids=["lock-timeout", "binds", "jobs"],
+)
+@pytest.mark.parametrize("command", [["db", "status"], ["db", "upgrade"], ["routes"]])
+def test_bad_setting_in_flask_command(
+    project: Project,
+    setting: str,
+    value: object,
+    message: str | None,
+    command: list[str],
+) -> None:
+    """A setting init_app refuses stops any ``flask`` command with one line, not a
+    traceback, exactly as when Flask's CLI imports the app."""
+    from click.testing import CliRunner
+    from flask.cli import FlaskGroup
+
+    def create_app() -> Flask:
+        return project(**{setting: value})
+
+    result = CliRunner().invoke(FlaskGroup(create_app=create_app), command)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1, result.output
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert setting in lines[0]
+    if message is not None:
+        assert lines[0] == f"Error: {message}"
+    assert "Traceback" not in result.output
+    assert sorted(project.tmp_path.iterdir()) == []
