@@ -125,7 +125,19 @@ def check(
     bind: Bind, settings: Settings, gates: tuple[str, ...] = GATES
 ) -> CheckResult:
     """Whether the bind is sound: one head, nothing pending or edited, models match the
-    database. Only ``gates`` count; the models are compared only for ``drift``."""
+    database. Only ``gates`` count; the models are compared only for ``drift``. The
+    ``heads`` gate alone reads only the files, so it works without a database."""
+    if set(gates) == {"heads"}:
+        with environment.translate_errors(bind):
+            heads = tuple(_scripts(bind, settings).get_heads())
+        return CheckResult(
+            bind=bind.name,
+            drift=[],
+            pending=[],
+            heads=heads,
+            compared=False,
+            gates=gates,
+        )
     state = status(bind, settings)
     pending = [r.id for r in state.pending]
     at_head = not pending and not state.missing and "drift" in gates

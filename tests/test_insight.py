@@ -178,6 +178,24 @@ def test_check_gates(chain: Flask, schemaver: SchemaVer) -> None:
     assert result.exit_code == 2
 
 
+def test_check_heads_needs_no_database(make_app: AppMaker, tmp_path: Path) -> None:
+    """The heads gate reads only the files: a CI step without a database can run it."""
+    app = make_app(f"sqlite:///{tmp_path / 'no-such-folder' / 'app.db'}")
+    runner = app.test_cli_runner()
+    with app.app_context():
+        make_app.schemaver.revision("one", rev_id="a1")
+        make_app.schemaver.revision("two", rev_id="b1", head="base", splice=True)
+        [result] = make_app.schemaver.check(only=["heads"])
+    assert sorted(result.heads) == ["a1", "b1"] and result.failures == ["heads"]
+    result = runner.invoke(args=["db", "check", "--only", "heads"])
+    assert result.exit_code == 1
+    assert "a1" in result.output and "b1" in result.output
+    # Every other gate needs the database, and says so in one line.
+    result = runner.invoke(args=["db", "check", "--only", "pending"])
+    assert result.exit_code == 1 and "Error:" in result.output
+    assert not (tmp_path / "no-such-folder").exists()
+
+
 def test_is_current(app: Flask, schemaver: SchemaVer) -> None:
     write(schemaver, "c1", "    pass\n")
     write(schemaver, "c2", "    pass\n")
