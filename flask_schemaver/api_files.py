@@ -11,10 +11,10 @@ from .apibase import BindNames
 from .exceptions import RunFailed
 from .exceptions import SchemaVerError
 from .exceptions import UsageError
-from .results import RevisionResult
 
 if TYPE_CHECKING:
     from .results import Revision
+    from .results import RevisionResult
 
 
 class FilesAPI(BindAPI):
@@ -41,6 +41,7 @@ class FilesAPI(BindAPI):
     ) -> list[RevisionResult]:
         """Write a new revision for each bind named (all binds when autogenerating)."""
         from . import operations
+        from .results import RevisionResult
 
         binds = self.select(bind)
         if len(binds) > 1 and not autogenerate:

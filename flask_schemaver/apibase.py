@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from collections.abc import Sequence
-from dataclasses import dataclass
-from dataclasses import field
 from typing import TYPE_CHECKING
 
 from flask import current_app
@@ -25,14 +23,24 @@ BindNames = str | Iterable[str] | None
 EXTENSION_KEY = "schemaver"
 
 
-@dataclass
 class AppState:
-    """What SchemaVer keeps for one app, on ``app.extensions["schemaver"]``."""
+    """What SchemaVer keeps for one app, on ``app.extensions["schemaver"]``.
 
-    db: SQLAlchemy
-    settings: Settings
-    notices: list[str] = field(default_factory=list)
-    binds: dict[str, Bind] | None = None
+    A plain class rather than a dataclass, which would take longer to make at import.
+    """
+
+    def __init__(
+        self,
+        db: SQLAlchemy,
+        settings: Settings,
+        notices: list[str] | None = None,
+        binds: dict[str, Bind] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.notices = [] if notices is None else notices
+        #: The app's binds, resolved on first use.
+        self.binds = binds
 
 
 class BindAPI:

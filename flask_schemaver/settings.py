@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from dataclasses import field
 from typing import Any
+from typing import Final
 
 from flask import Flask
 
@@ -58,25 +57,66 @@ def option_key(name: str) -> str:
     return key
 
 
-@dataclass(frozen=True)
 class Settings:
-    """The validated ``SCHEMAVER_*`` settings of one app, read once in ``init_app``."""
+    """The validated ``SCHEMAVER_*`` settings of one app, read once in ``init_app``.
 
-    directory: str
-    command: str
-    context: Mapping[str, Any]
-    binds: Mapping[str, Mapping[str, Any]]
-    skip_empty: bool
-    file_template: str
-    timezone: str | None
-    truncate_slug_length: int | None
-    post_write_hooks: tuple[Mapping[str, str], ...] = field(default=())
-    lock: bool = True
-    lock_timeout: float | None = 600
-    jobs: int = 1
-    #: Every lint rule's level: its default, or what ``SCHEMAVER_LINT`` sets.
-    lint: Mapping[str, str] = field(default_factory=dict)
-    history: bool = True
+    Read-only. A plain class rather than a dataclass: making a dataclass takes about a
+    millisecond, which every web worker would pay when it imports flask_schemaver.
+    """
+
+    __slots__ = (
+        "directory",
+        "command",
+        "context",
+        "binds",
+        "skip_empty",
+        "file_template",
+        "timezone",
+        "truncate_slug_length",
+        "post_write_hooks",
+        "lock",
+        "lock_timeout",
+        "jobs",
+        "lint",
+        "history",
+    )
+
+    def __init__(
+        self,
+        directory: str,
+        command: str,
+        context: Mapping[str, Any],
+        binds: Mapping[str, Mapping[str, Any]],
+        skip_empty: bool,
+        file_template: str,
+        timezone: str | None,
+        truncate_slug_length: int | None,
+        post_write_hooks: tuple[Mapping[str, str], ...] = (),
+        lock: bool = True,
+        lock_timeout: float | None = 600,
+        jobs: int = 1,
+        lint: Mapping[str, str] | None = None,
+        history: bool = True,
+    ) -> None:
+        self.directory: Final = directory
+        self.command: Final = command
+        self.context: Final = context
+        self.binds: Final = binds
+        self.skip_empty: Final = skip_empty
+        self.file_template: Final = file_template
+        self.timezone: Final = timezone
+        self.truncate_slug_length: Final = truncate_slug_length
+        self.post_write_hooks: Final = post_write_hooks
+        self.lock: Final = lock
+        self.lock_timeout: Final = lock_timeout
+        self.jobs: Final = jobs
+        #: Every lint rule's level: its default, or what ``SCHEMAVER_LINT`` sets.
+        self.lint: Final[Mapping[str, str]] = {} if lint is None else lint
+        self.history: Final = history
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({values})"
 
     @classmethod
     def from_app(cls, app: Flask, options: Mapping[str, Any]) -> Settings:
