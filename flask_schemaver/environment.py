@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.operations import ops
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import revision as revision_errors
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
+from . import quick
 from . import serials
 from .exceptions import DatabaseError
 from .exceptions import MigrationError
@@ -37,7 +39,6 @@ from .exceptions import MultipleHeads
 from .exceptions import UnknownRevision
 
 if TYPE_CHECKING:
-    from alembic.runtime.environment import EnvironmentContext
     from alembic.runtime.migration import MigrationInfo
 
     from .binds import Bind
@@ -107,6 +108,57 @@ def make_config(
 def script_directory(config: Config) -> ScriptDirectory:
     """The ``ScriptDirectory`` of the bind ``config`` was made for."""
     return ScriptDirectory.from_config(config)
+
+
+#: Per revision folder: the files' fingerprint and the ScriptDirectory that imported them.
+_imported: dict[Path, tuple[tuple[tuple[str, str], ...], ScriptDirectory]] = {}
+
+
+def imported_scripts(config: Config) -> ScriptDirectory:
+    """The bind's ``ScriptDirectory``, its revision files imported once per process.
+
+    Alembic imports every revision file each time a command makes its
+    ``ScriptDirectory``. A process that migrates a bind again and again, such as a test
+    session or the pytest plugin's stairway, would import the whole chain at every step.
+    The files are imported again as soon as one is added, removed, renamed or edited:
+    their names and content hashes are compared at every call.
+    """
+    from . import revfiles
+
+    bind: Bind = config.attributes[_BIND]
+    folder = bind.directory.resolve()
+    files = revfiles.fingerprint(folder)
+    cached = _imported.get(folder)
+    if cached is not None and cached[0] == files:
+        return cached[1]
+    scripts = script_directory(config)
+    _imported[folder] = (files, scripts)
+    return scripts
+
+
+def run_online(
+    alembic_command: Callable[..., None], config: Config, revision: str, **kwargs: Any
+) -> None:
+    """Run an Alembic command against the database; ``upgrade`` and ``downgrade`` as
+    Alembic's commands do, on the revision files :func:`imported_scripts` keeps."""
+    verb = alembic_command.__name__
+    if verb not in ("upgrade", "downgrade"):
+        alembic_command(config, revision, sql=False, **kwargs)
+        return
+    scripts = imported_scripts(config)
+    steps = scripts._upgrade_revs if verb == "upgrade" else scripts._downgrade_revs
+
+    def migrations(heads: Any, context: MigrationContext) -> Any:
+        return steps(revision, heads)
+
+    with EnvironmentContext(
+        config,
+        scripts,
+        fn=migrations,
+        destination_rev=revision,
+        tag=kwargs.get("tag"),
+    ):
+        scripts.run_env()
 
 
 def revision_graph(bind: Bind, settings: Settings) -> Any:
@@ -247,21 +299,12 @@ def current_heads(
     with translate_errors(bind):
         if connection is None:
             with bind.engine.connect() as own:
-                return _read_heads(bind, own)
-        heads = _read_heads(bind, connection)
+                return quick.read_versions(bind, own)
+        heads = quick.read_versions(bind, connection)
         connection.commit()  # end the read so migrations start on a clean session
         return heads
 
 
-def _read_heads(bind: Bind, connection: sa.Connection) -> tuple[str, ...]:
-    context = MigrationContext.configure(
-        connection,
-        opts={
-            "version_table": bind.version_table,
-            "version_table_schema": bind.version_table_schema,
-        },
-    )
-    return tuple(context.get_current_heads())
 
 
 def compare_models(bind: Bind) -> ops.UpgradeOps:

@@ -41,9 +41,17 @@ class StaticScripts:
 
     def __init__(self, revisions: list[StaticRevision]) -> None:
         self.revision_map = RevisionMap(lambda: revisions)
+        self._walked: tuple[Any, ...] | None = None
 
     def walk_revisions(self, base: str = "base", head: str = "heads") -> Iterator[Any]:
-        yield from self.revision_map.iterate_revisions(
+        if (base, head) != ("base", "heads"):
+            return self._walk(base, head)
+        if self._walked is None:  # the whole graph: walked once
+            self._walked = tuple(self._walk(base, head))
+        return iter(self._walked)
+
+    def _walk(self, base: str, head: str) -> Iterator[Any]:
+        return self.revision_map.iterate_revisions(
             head, base, inclusive=True, assert_relative_length=False
         )
 
@@ -57,11 +65,23 @@ class StaticScripts:
         return self.revision_map.iterate_revisions(upper, lower, **kw)
 
 
+#: Per revision folder: the facts of its files and the graph made of them.
+_loaded: dict[Path, tuple[list[tuple[str, dict[str, Any]]], StaticScripts]] = {}
+
+
 def load(directory: Path) -> StaticScripts:
-    """The revision graph of the files in ``directory``; :class:`Dynamic` if unreadable."""
-    return StaticScripts(
-        [StaticRevision(path, facts) for path, facts in load_facts(directory)]
-    )
+    """The revision graph of the files in ``directory``; :class:`Dynamic` if unreadable.
+
+    The graph is made again only when the files say something new, so a process that
+    runs many commands (a test session) does not rebuild it for each.
+    """
+    facts = load_facts(directory)
+    cached = _loaded.get(directory)
+    if cached is not None and cached[0] == facts:
+        return cached[1]
+    scripts = StaticScripts([StaticRevision(path, found) for path, found in facts])
+    _loaded[directory] = (facts, scripts)
+    return scripts
 
 
 def _as_ids(value: Any) -> Any:

@@ -237,8 +237,8 @@ def _run(
                     again,
                     note="nothing to do: another process migrated it meanwhile",
                 )
-            alembic_command(
-                configure(connection=connection), revision, sql=False, **kwargs
+            environment.run_online(
+                alembic_command, configure(connection=connection), revision, **kwargs
             )
             after = environment.current_heads(bind, connection)
     return RunResult(bind.name, again, after, tracker.steps)

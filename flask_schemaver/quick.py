@@ -78,21 +78,30 @@ def sound(facts: list[dict[str, Any]]) -> bool:
 
 def versions_in_database(bind: Bind) -> tuple[str, ...] | None:
     """What the bind's version table holds: () when it has no table, None on an error."""
+    try:
+        with bind.engine.connect() as connection:
+            return read_versions(bind, connection)
+    except sa.exc.SQLAlchemyError:
+        return None
+
+
+def read_versions(bind: Bind, connection: sa.Connection) -> tuple[str, ...]:
+    """What the bind's version table holds, read on ``connection``; () without a table.
+
+    The same rows Alembic's ``MigrationContext.get_current_heads`` reads, without
+    setting up a migration context.
+    """
+    if not sa.inspect(connection).has_table(
+        bind.version_table, schema=bind.version_table_schema
+    ):
+        return ()
     table = sa.Table(
         bind.version_table,
         sa.MetaData(),
         sa.Column("version_num", sa.String(32)),
         schema=bind.version_table_schema,
     )
-    try:
-        with bind.engine.connect() as connection:
-            if not sa.inspect(connection).has_table(
-                bind.version_table, schema=bind.version_table_schema
-            ):
-                return ()
-            return tuple(connection.execute(sa.select(table.c.version_num)).scalars())
-    except sa.exc.SQLAlchemyError:
-        return None
+    return tuple(connection.execute(sa.select(table.c.version_num)).scalars())
 
 
 def at_heads(bind: Bind) -> tuple[str, ...] | None:

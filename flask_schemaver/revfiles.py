@@ -55,6 +55,16 @@ def load_facts(directory: Path) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+def fingerprint(directory: Path) -> tuple[tuple[str, str], ...]:
+    """The name and SHA-256 of every revision file in ``directory``: equal exactly when
+    no file was added, removed, renamed or edited, whatever the clock says."""
+    found = []
+    for name, path in _revision_files(directory):
+        with open(path, "rb") as handle:
+            found.append((name, hashlib.sha256(handle.read()).hexdigest()))
+    return tuple(found)
+
+
 def head_ids(facts: Iterable[dict[str, Any]]) -> set[str]:
     """Revisions that no other revision names as its ``down_revision``.
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from conftest import AppMaker
+from flask_schemaver import environment
 from flask_schemaver import graph
 from flask_schemaver import revfiles
 from flask_schemaver import SchemaVer
@@ -244,3 +247,84 @@ def test_linear_shortcut_matches_the_alembic_path(make_app: AppMaker) -> None:
         ext.revision("labelled", rev_id="s4", branch_label="lbl")
         assert quick.linear_chain(bind) is None
         assert [r.branch_labels for r in ext.heads()["default"]] == [("lbl",)]
+
+
+# -- revision files imported once per process ---------------------------------------
+
+
+def _revision(schemaver: SchemaVer, rev: str, table: str) -> Path:
+    """A revision that creates ``table``; its file."""
+    [result] = schemaver.revision(rev, "default", rev_id=rev)
+    path = Path(result.revisions[0].path)
+    text = path.read_text()
+    text = text.replace(
+        "def upgrade() -> None:\n    pass\n",
+        f"def upgrade() -> None:\n    op.create_table({table!r}, sa.Column('id', sa.Integer))\n",
+    )
+    text = text.replace(
+        "def downgrade() -> None:\n    pass\n",
+        f"def downgrade() -> None:\n    op.drop_table({table!r})\n",
+    )
+    path.write_text(text)
+    return path
+
+
+def _tables(schemaver: SchemaVer) -> set[str]:
+    engine = schemaver.binds["default"].engine
+    return set(sa.inspect(engine).get_table_names()) - {
+        "alembic_version",
+        "alembic_version_history",
+    }
+
+
+def test_imported_files_are_reused_until_one_changes(
+    app: Flask, schemaver: SchemaVer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[object] = []
+    original = environment.script_directory
+
+    def counted(config: Any) -> Any:
+        made.append(config)
+        return original(config)
+
+    monkeypatch.setattr(environment, "script_directory", counted)
+    first = _revision(schemaver, "r1", "one")
+    for _ in range(3):
+        schemaver.upgrade()
+        schemaver.downgrade("base")
+    assert len(made) == 1  # six runs, the files imported once
+
+    # Edited in place, same size, modification time put back: still seen.
+    stat = first.stat()
+    first.write_text(first.read_text().replace("'one'", "'two'"))
+    os.utime(first, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert first.stat().st_size == stat.st_size
+    schemaver.upgrade()
+    assert _tables(schemaver) == {"two"} and len(made) == 2
+
+    second = _revision(schemaver, "r2", "three")  # added
+    schemaver.upgrade()
+    assert _tables(schemaver) == {"two", "three"} and len(made) == 3
+
+    renamed = second.with_name("renamed_r2.py")
+    second.rename(renamed)  # renamed: same content, new name
+    schemaver.downgrade("r1")
+    assert _tables(schemaver) == {"two"} and len(made) == 4
+
+    renamed.unlink()  # deleted
+    assert schemaver.heads()["default"][0].id == "r1"
+    schemaver.downgrade("base")
+    assert _tables(schemaver) == set() and len(made) == 5
+
+
+def test_imported_files_through_the_cli(app: Flask, schemaver: SchemaVer) -> None:
+    path = _revision(schemaver, "r1", "one")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0
+    stat = path.stat()
+    path.write_text(path.read_text().replace("'one'", "'six'"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert _tables(schemaver) == {"six"}
