@@ -11,6 +11,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from . import environment
+from .alembic_errors import translate_errors
 from .exceptions import MigrationError
 from .exceptions import SchemaVerError
 from .exceptions import UnknownRevision
@@ -105,7 +106,7 @@ def check_start(
 
     ``scripts`` is the bind's :func:`~flask_schemaver.environment.revision_graph`.
     """
-    with environment.translate_errors(bind):
+    with translate_errors(bind):
         known = {s.revision for s in scripts.walk_revisions()}
         missing = [rev for rev in current if rev not in known]
         if missing and not purge:
@@ -162,7 +163,7 @@ def at_target(
         return not current and (revision == "base" or revision.startswith("-"))
     if purge or revision[:1] in ("+", "-") or ":" in revision:
         return False
-    with environment.translate_errors(bind):
+    with translate_errors(bind):
         if revision in ("head", "heads"):
             target = set(scripts.get_heads())
         else:
@@ -181,7 +182,7 @@ def validate_target(bind: Bind, settings: Settings, revision: str) -> None:
         revision = revision.split("@", 1)[0] + "@head"
     scripts = environment.revision_graph(bind, settings)
     try:
-        with environment.translate_errors(bind):
+        with translate_errors(bind):
             scripts.get_revisions(revision)
     except UnknownRevision:
         raise

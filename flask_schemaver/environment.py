@@ -1,22 +1,17 @@
 """The in-memory Alembic environment of one bind.
 
-This is the only module that knows how Alembic is wired: it builds the ``Config`` and
-``ScriptDirectory`` for a bind, runs the bundled ``env.py`` through :func:`run_env`, and
-turns Alembic's and the database's errors into flask_schemaver's own.
+This is the module that knows how Alembic is wired: it builds the ``Config`` and
+``ScriptDirectory`` for a bind and runs the bundled ``env.py`` through :func:`run_env`.
+Alembic's errors become flask_schemaver's in :mod:`.alembic_errors`.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import os
-import re
-import traceback
-import warnings
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from typing import TextIO
@@ -27,16 +22,11 @@ from alembic.config import Config
 from alembic.operations import ops
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
-from alembic.script import revision as revision_errors
 from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 
 from . import quick
 from . import serials
-from .exceptions import DatabaseError
-from .exceptions import MigrationError
-from .exceptions import MultipleHeads
-from .exceptions import UnknownRevision
+from .alembic_errors import translate_errors
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationInfo
@@ -305,8 +295,6 @@ def current_heads(
         return heads
 
 
-
-
 def compare_models(bind: Bind) -> ops.UpgradeOps:
     """What autogenerate would write for the bind: its models against its database."""
     from alembic.autogenerate import produce_migrations
@@ -335,143 +323,3 @@ def render_operations(bind: Bind, upgrade_ops: ops.UpgradeOps) -> list[str]:
         for line in (raw.rstrip() for raw in code.splitlines())
         if line.strip() and not line.strip().startswith("#")
     ]
-
-
-@contextmanager
-def translate_errors(
-    bind: Bind, running: Callable[[], tuple[str, str] | None] | None = None
-) -> Iterator[None]:
-    """Turn Alembic's and the database's errors into flask_schemaver's, naming the bind.
-
-    ``running`` tells which revision was running, as its id and a description, so that
-    an error can name it.
-    """
-    try:
-        with warnings.catch_warnings():
-            # Alembic only warns, then uses one of the two files: refuse instead.
-            warnings.filterwarnings(
-                "error", message=r"Revision \S+ is present more than once"
-            )
-            yield
-    except UserWarning as exc:
-        raise MigrationError(
-            f"{exc} in {bind.directory}: two revision files share this id; give one "
-            "of them a new 'revision' id (and update the down_revision that names it)",
-            bind.name,
-        ) from exc
-    except CommandError as exc:
-        cause = exc.__cause__
-        message = bind.hide_secrets(str(exc))
-        if isinstance(cause, revision_errors.MultipleHeads):
-            raise MultipleHeads(bind.name, cause.heads) from exc
-        if isinstance(cause, revision_errors.ResolutionError):
-            raise _unknown_revision(bind, cause) from exc
-        if isinstance(cause, revision_errors.CycleDetected):
-            raise _cycle(bind, cause) from exc
-        raise MigrationError(message, bind.name) from exc
-    except revision_errors.MultipleHeads as exc:
-        raise MultipleHeads(bind.name, exc.heads) from exc
-    except revision_errors.ResolutionError as exc:
-        raise _unknown_revision(bind, exc) from exc
-    except revision_errors.CycleDetected as exc:
-        raise _cycle(bind, exc) from exc
-    except revision_errors.RevisionError as exc:
-        raise MigrationError(bind.hide_secrets(str(exc)), bind.name) from exc
-    except SyntaxError as exc:
-        raise MigrationError(
-            f"{exc.filename}, line {exc.lineno}: {exc.msg}; fix the revision file",
-            bind.name,
-        ) from exc
-    except sa.exc.DBAPIError as exc:
-        step = running() if running else None
-        revision = step[0] if step else None
-        message = _database_message(bind, exc)
-        if step:
-            message = f"{step[1]} failed: {message}"
-            if not bind.transactional_ddl:
-                message += (
-                    f". {bind.dialect} commits DDL statement by statement: the revision "
-                    "may have left part of its changes behind; check the schema before "
-                    "running it again"
-                )
-        raise DatabaseError(message, bind.name, revision) from exc
-    except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseError(
-            bind.hide_secrets(str(exc).splitlines()[0]), bind.name
-        ) from exc
-    except Exception as exc:
-        where = _revision_frame(bind, exc)
-        if where is None:
-            raise
-        detail = bind.hide_secrets(f"{type(exc).__name__}: {exc}")
-        step = running() if running else None
-        prefix = f"{step[1]} failed at " if step else ""
-        raise MigrationError(
-            f"{prefix}{where}: {detail}; fix the revision file", bind.name
-        ) from exc
-
-
-def _cycle(bind: Bind, exc: revision_errors.CycleDetected) -> MigrationError:
-    return MigrationError(
-        f"{exc} in {bind.directory}; fix the down_revision (or depends_on) of these "
-        "revision files so the chain runs one way",
-        bind.name,
-    )
-
-
-def _unknown_revision(
-    bind: Bind, exc: revision_errors.ResolutionError
-) -> UnknownRevision:
-    argument = bind.hide_secrets(str(exc.argument))
-    if str(exc).startswith("Multiple revisions start with"):
-        detail = bind.hide_secrets(str(exc))
-        return UnknownRevision(f"{detail}; give more characters of the id", bind.name)
-    return UnknownRevision(
-        f"unknown revision {argument!r}; 'flask db history --bind {bind.name}' lists "
-        "the bind's revisions",
-        bind.name,
-    )
-
-
-def _revision_frame(bind: Bind, exc: BaseException) -> str | None:
-    """The innermost place in one of the bind's revision files that ``exc`` passed."""
-    folder = str(bind.directory.resolve())
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if os.path.abspath(frame.filename).startswith(folder + os.sep):
-            return f"{frame.filename}, line {frame.lineno}"
-    return None
-
-
-_DATABASE_HINTS = (
-    (
-        re.compile(r"database \S+ does not exist|unknown database", re.I),
-        "create the database, or correct the bind's URL",
-    ),
-    (
-        re.compile(
-            r"connection refused|can't connect|could not connect|timeout expired", re.I
-        ),
-        "check that the database server is running and the bind's URL is right",
-    ),
-    (
-        re.compile(
-            r"permission denied|must be owner|access denied|command denied", re.I
-        ),
-        "grant the bind's database user the rights it needs, or migrate as a user "
-        "that has them",
-    ),
-    (
-        re.compile(r"password authentication failed|authentication failed", re.I),
-        "check the user name and password in the bind's URL",
-    ),
-)
-
-
-def _database_message(bind: Bind, exc: sa.exc.DBAPIError) -> str:
-    detail = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
-    message = f"{bind.safe_url}: {detail}"
-    for pattern, hint in _DATABASE_HINTS:
-        if pattern.search(detail):
-            message = f"{message}; {hint}"
-            break
-    return bind.hide_secrets(message)

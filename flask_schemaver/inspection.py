@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from . import environment
 from . import history as history_table
+from .alembic_errors import translate_errors
 from .results import BindStatus
 from .results import CheckResult
 from .results import GATES
@@ -24,13 +25,13 @@ def _scripts(bind: Bind, settings: Settings) -> Any:
 
 def revision_ids(bind: Bind, settings: Settings) -> set[str]:
     """Every revision id in the bind's folder."""
-    with environment.translate_errors(bind):
+    with translate_errors(bind):
         return {s.revision for s in _scripts(bind, settings).walk_revisions()}
 
 
 def heads(bind: Bind, settings: Settings) -> list[Revision]:
     """The bind's head revisions."""
-    with environment.translate_errors(bind):
+    with translate_errors(bind):
         scripts = _scripts(bind, settings)
         # Like Alembic's own `heads`: revisions that another only depends on count too.
         return [
@@ -42,7 +43,7 @@ def heads(bind: Bind, settings: Settings) -> list[Revision]:
 
 def branches(bind: Bind, settings: Settings) -> list[Revision]:
     """The bind's revisions that more than one revision builds on."""
-    with environment.translate_errors(bind):
+    with translate_errors(bind):
         scripts = _scripts(bind, settings)
         return [
             Revision.from_script(s)
@@ -61,7 +62,7 @@ def history(
         if not sep:
             start, end = rev_range, ""
         base, head = start or "base", end or "heads"
-    with environment.translate_errors(bind):
+    with translate_errors(bind):
         scripts = _scripts(bind, settings)
         if "current" in (base, head):
             current = environment.current_heads(bind) or ("base",)
@@ -72,7 +73,7 @@ def history(
 
 def show(bind: Bind, settings: Settings, revision: str) -> list[Revision]:
     """The revisions that ``revision`` names (an id, ``head``, ``label@head``, ...)."""
-    with environment.translate_errors(bind):
+    with translate_errors(bind):
         scripts = _scripts(bind, settings)
         if revision == "current":
             names: tuple[str, ...] = environment.current_heads(bind)
@@ -94,7 +95,7 @@ def current(bind: Bind) -> tuple[str, ...]:
 def status(bind: Bind, settings: Settings) -> BindStatus:
     """Each revision of the bind, applied or pending, and what the database is at."""
     at = environment.current_heads(bind)
-    with environment.translate_errors(bind):
+    with translate_errors(bind):
         scripts = _scripts(bind, settings)
         known = {s.revision: s for s in scripts.walk_revisions()}
         missing = tuple(rev for rev in at if rev not in known)
@@ -128,7 +129,7 @@ def check(
     database. Only ``gates`` count; the models are compared only for ``drift``. The
     ``heads`` gate alone reads only the files, so it works without a database."""
     if set(gates) == {"heads"}:
-        with environment.translate_errors(bind):
+        with translate_errors(bind):
             heads = tuple(_scripts(bind, settings).get_heads())
         return CheckResult(
             bind=bind.name,

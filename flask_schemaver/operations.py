@@ -22,6 +22,7 @@ from . import checks
 from . import environment
 from . import history
 from . import locking
+from .alembic_errors import translate_errors
 from .locking import WaitCallback
 from .results import Revision
 from .results import RevisionResult
@@ -189,7 +190,7 @@ def _run(
     purge = bool(kwargs.get("purge"))
     checks.check_arguments(verb, bind, settings, revision, sql=sql, purge=purge)
     tracker = _Tracker(bind, on_step)
-    errors = environment.translate_errors(bind, tracker.describe_running)
+    errors = translate_errors(bind, tracker.describe_running)
 
     def configure(**options: Any) -> Config:
         return environment.make_config(
@@ -262,7 +263,7 @@ def revision(
     config = environment.make_config(
         bind, settings, x_args=x_args, autogenerate=autogenerate
     )
-    with environment.translate_errors(bind):
+    with translate_errors(bind):
         if branch_label:
             checks.check_branch_label(
                 bind, environment.revision_graph(bind, settings), branch_label
@@ -294,7 +295,7 @@ def merge(
 ) -> RevisionResult:
     """Write a revision that joins ``revisions`` (by default all heads) into one."""
     config = environment.make_config(bind, settings)
-    with environment.translate_errors(bind):
+    with translate_errors(bind):
         targets = list(revisions)
         if targets == ["heads"]:
             # Every head, including revisions that others only depend on.

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic.operations import ops
 
 from . import environment
+from .alembic_errors import translate_errors
 from .recording import record
 from .recording import RecordedRevision
 
@@ -67,7 +68,7 @@ def plan(
     """The revisions that ``upgrade``/``downgrade`` to ``revision`` would run on ``bind``."""
     current = environment.current_heads(bind)
     scripts = environment.script_directory(environment.make_config(bind, settings))
-    with environment.translate_errors(bind):
+    with translate_errors(bind):
         steps = environment.migration_path(
             scripts, revision, current, is_upgrade=is_upgrade
         )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from alembic.operations import ops
 
 from .. import environment
+from ..alembic_errors import translate_errors
 from ..exceptions import UnknownRevision
 from ..recording import record
 from ..recording import RecordedOperation
@@ -63,7 +64,7 @@ def lint(
     for bind, scripts in loaded:
         if scripts is None:
             continue
-        with environment.translate_errors(bind):
+        with translate_errors(bind):
             chain = list(reversed(list(scripts.walk_revisions())))
             for script in chain:
                 if script.revision in skipped[bind.name]:
@@ -85,7 +86,7 @@ def _names(value: Revisions) -> list[str]:
 def _scripts(bind: Bind, settings: Settings) -> Any:
     if not bind.directory.is_dir():
         return None
-    with environment.translate_errors(bind):
+    with translate_errors(bind):
         return environment.script_directory(environment.make_config(bind, settings))
 
 
@@ -101,7 +102,7 @@ def _resolve(
             if scripts is None:
                 continue
             try:
-                with environment.translate_errors(bind):
+                with translate_errors(bind):
                     targets = [s for s in scripts.get_revisions(name) if s is not None]
                     if ancestry:
                         resolved[bind.name] |= _ancestry(scripts, targets)
