@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from . import environment
 from .alembic_errors import translate_errors
+from .exceptions import ConfigError
 from .exceptions import MigrationError
 from .exceptions import SchemaVerError
 from .exceptions import UnknownRevision
@@ -216,4 +217,15 @@ def check_branch_label(bind: Bind, scripts: Any, label: str) -> None:
             f"branch label {label!r} is already used by revision {owner}; "
             "choose another --branch-label",
             bind.name,
+        )
+
+
+def check_script_template(settings: Settings) -> None:
+    """Refuse to write a revision from a template that is not there."""
+    path = settings.script_template
+    if path is not None and not os.path.isfile(path):
+        raise ConfigError(
+            f"SCHEMAVER_SCRIPT_TEMPLATE {path!r} is not a file; point it at a Mako "
+            "template such as migrations/script.py.mako, or remove the setting to use "
+            "flask_schemaver's own"
         )

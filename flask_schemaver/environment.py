@@ -42,6 +42,8 @@ _CONNECTION = "schemaver.connection"
 _ON_APPLY = "schemaver.on_version_apply"
 _ON_START = "schemaver.on_step_start"
 _SKIP_EMPTY = "schemaver.skip_empty"
+#: Read by the bundled script.py.mako, which hands over to this template when set.
+_SCRIPT_TEMPLATE = "schemaver.script_template"
 
 
 def _escape(value: object) -> str:
@@ -89,6 +91,7 @@ def make_config(
                     )
     config.attributes[_BIND] = bind
     config.attributes[_SKIP_EMPTY] = settings.skip_empty
+    config.attributes[_SCRIPT_TEMPLATE] = settings.script_template
     config.attributes[_CONNECTION] = connection
     config.attributes[_ON_APPLY] = on_version_apply
     config.attributes[_ON_START] = on_step_start

@@ -260,6 +260,7 @@ def revision(
     x_args: Sequence[str] = (),
 ) -> RevisionResult:
     """Write a new revision file for the bind, from the models when ``autogenerate``."""
+    checks.check_script_template(settings)
     config = environment.make_config(
         bind, settings, x_args=x_args, autogenerate=autogenerate
     )
@@ -294,6 +295,7 @@ def merge(
     taken_ids: Collection[str] = (),
 ) -> RevisionResult:
     """Write a revision that joins ``revisions`` (by default all heads) into one."""
+    checks.check_script_template(settings)
     config = environment.make_config(bind, settings)
     with translate_errors(bind):
         targets = list(revisions)

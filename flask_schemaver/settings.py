@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "SCHEMAVER_BINDS": {},
     "SCHEMAVER_SKIP_EMPTY": True,
     "SCHEMAVER_FILE_TEMPLATE": "%(rev)s_%(slug)s",
+    "SCHEMAVER_SCRIPT_TEMPLATE": None,
     "SCHEMAVER_TIMEZONE": None,
     "SCHEMAVER_TRUNCATE_SLUG_LENGTH": 40,
     "SCHEMAVER_POST_WRITE_HOOKS": [],
@@ -79,6 +80,7 @@ class Settings:
         "jobs",
         "lint",
         "history",
+        "script_template",
     )
 
     def __init__(
@@ -97,6 +99,7 @@ class Settings:
         jobs: int = 1,
         lint: Mapping[str, str] | None = None,
         history: bool = True,
+        script_template: str | None = None,
     ) -> None:
         self.directory: Final = directory
         self.command: Final = command
@@ -113,6 +116,8 @@ class Settings:
         #: Every lint rule's level: its default, or what ``SCHEMAVER_LINT`` sets.
         self.lint: Final[Mapping[str, str]] = {} if lint is None else lint
         self.history: Final = history
+        #: The Mako template of new revision files; None for flask_schemaver's own.
+        self.script_template: Final = script_template
 
     def __repr__(self) -> str:
         values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
@@ -172,6 +177,14 @@ class Settings:
             raise ConfigError(
                 "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds, or None to wait forever"
             )
+        script_template = config["SCHEMAVER_SCRIPT_TEMPLATE"]
+        if script_template is not None:
+            if not isinstance(script_template, (str, os.PathLike)):
+                raise ConfigError(
+                    "SCHEMAVER_SCRIPT_TEMPLATE must be the path of a Mako template "
+                    "such as 'migrations/script.py.mako', or None"
+                )
+            script_template = os.path.abspath(os.fspath(script_template))
         jobs = config["SCHEMAVER_JOBS"]
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
             raise ConfigError("SCHEMAVER_JOBS must be a whole number, 1 or more")
@@ -190,6 +203,7 @@ class Settings:
             timezone=config["SCHEMAVER_TIMEZONE"],
             truncate_slug_length=slug,
             post_write_hooks=tuple(hooks),
+            script_template=script_template,
         )
 
 

@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from conftest import AppMaker
+from flask_schemaver import ConfigError
 
 
 def test_script_options(make_app: AppMaker, tmp_path: Path) -> None:
@@ -145,3 +147,45 @@ def test_offline_options_are_reserved(make_app: AppMaker) -> None:
         pytest.raises(ConfigError, match="sets literal_binds.*remove it"),
     ):
         make_app.schemaver.binds  # noqa: B018
+
+
+def test_script_template_must_be_a_path(make_app: AppMaker) -> None:
+    with pytest.raises(ConfigError, match="SCHEMAVER_SCRIPT_TEMPLATE must be the path"):
+        make_app(SCHEMAVER_SCRIPT_TEMPLATE=["script.py.mako"])
+
+
+def test_missing_script_template_writes_nothing(
+    make_app: AppMaker, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere" / "script.py.mako"
+    app = make_app(SCHEMAVER_SCRIPT_TEMPLATE=str(missing))
+    with app.app_context():
+        make_app.schemaver.init()
+        before = sorted(make_app.migrations.rglob("*"))
+        with pytest.raises(ConfigError) as info:
+            make_app.schemaver.revision("one", "default")
+    assert str(info.value) == (
+        f"SCHEMAVER_SCRIPT_TEMPLATE {str(missing)!r} is not a file; point it at a Mako "
+        "template such as migrations/script.py.mako, or remove the setting to use "
+        "flask_schemaver's own"
+    )
+    result = app.test_cli_runner().invoke(args=["db", "revision", "-m", "one"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"Error: {info.value}"]
+    assert sorted(make_app.migrations.rglob("*")) == before
+
+
+def test_broken_script_template_writes_nothing(
+    make_app: AppMaker, tmp_path: Path
+) -> None:
+    template = tmp_path / "script.py.mako"
+    template.write_text("${undefined_name.attribute}\n")
+    app = make_app(SCHEMAVER_SCRIPT_TEMPLATE=str(template))
+    with app.app_context():
+        make_app.schemaver.init()
+    before = sorted(make_app.migrations.rglob("*"))
+    result = app.test_cli_runner().invoke(args=["db", "revision", "-m", "one"])
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("Error: [default] Template rendering failed; see ")
+    assert sorted(make_app.migrations.rglob("*")) == before

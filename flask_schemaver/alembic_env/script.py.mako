@@ -1,3 +1,16 @@
+<%
+    # SCHEMAVER_SCRIPT_TEMPLATE: the app's own template writes the file instead.
+    custom = (
+        config.attributes.get("schemaver.script_template")
+        if config is not UNDEFINED
+        else None
+    )
+    if custom:
+        from mako.template import Template
+
+        context.write(Template(filename=custom).render_unicode(**context.kwargs))
+        return STOP_RENDERING
+%>\
 """${(message or "").replace("\\", "\\\\").replace('"""', '\\"\\"\\"')}
 
 Revision ID: ${up_revision}
