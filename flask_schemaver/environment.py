@@ -25,6 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from . import quick
+from . import revfiles
 from . import serials
 from .alembic_errors import translate_errors
 
@@ -116,8 +117,6 @@ def imported_scripts(config: Config) -> ScriptDirectory:
     The files are imported again as soon as one is added, removed, renamed or edited:
     their names and content hashes are compared at every call.
     """
-    from . import revfiles
-
     bind: Bind = config.attributes[_BIND]
     folder = bind.directory.resolve()
     files = revfiles.fingerprint(folder)

@@ -99,7 +99,7 @@ def write(
     """Add one row, on ``connection`` (inside the caller's transaction)."""
     user, host = _who()
     connection.execute(
-        _insert(bind),
+        _insert(table(bind)),
         {
             "revision": revision,
             "direction": direction,
@@ -112,16 +112,11 @@ def write(
     )
 
 
-_inserts: dict[sa.Table, sa.Insert] = {}
-
-
-def _insert(bind: Bind) -> sa.Insert:
+@functools.cache
+def _insert(history: sa.Table) -> sa.Insert:
     """One INSERT per history table, reused for every row: compiled once, and without
     fetching the new row's id back."""
-    t = table(bind)
-    if t not in _inserts:
-        _inserts[t] = t.insert().inline()
-    return _inserts[t]
+    return history.insert().inline()
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,7 @@ def load_facts(directory: Path) -> list[tuple[str, dict[str, Any]]]:
     cached = _read_cache(cache_path)
     fresh: dict[str, dict[str, Any]] = {}
     found = []
-    for name, path in files:
-        with open(path, "rb") as handle:
-            data = handle.read()
-        digest = hashlib.sha256(data).hexdigest()
+    for name, path, data, digest in _read(files):
         entry = cached.get(name)
         if entry is None or entry.get("sha256") != digest:
             entry = {"sha256": digest, "facts": _facts(data, path)}
@@ -58,11 +56,19 @@ def load_facts(directory: Path) -> list[tuple[str, dict[str, Any]]]:
 def fingerprint(directory: Path) -> tuple[tuple[str, str], ...]:
     """The name and SHA-256 of every revision file in ``directory``: equal exactly when
     no file was added, removed, renamed or edited, whatever the clock says."""
-    found = []
-    for name, path in _revision_files(directory):
+    return tuple(
+        (name, digest) for name, _, _, digest in _read(_revision_files(directory))
+    )
+
+
+def _read(
+    files: Iterable[tuple[str, str]],
+) -> Iterator[tuple[str, str, bytes, str]]:
+    """Each file's name, path, content and the SHA-256 of its content."""
+    for name, path in files:
         with open(path, "rb") as handle:
-            found.append((name, hashlib.sha256(handle.read()).hexdigest()))
-    return tuple(found)
+            data = handle.read()
+        yield name, path, data, hashlib.sha256(data).hexdigest()
 
 
 def head_ids(facts: Iterable[dict[str, Any]]) -> set[str]:
