@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 #: The name of the bind that holds Flask-SQLAlchemy's default database.
 DEFAULT = "default"
 
+#: One bind name, several, or None for every bind.
+BindNames = str | Iterable[str] | None
+
 #: Context options that flask_schemaver sets itself for every bind.
 _RESERVED_CONTEXT = frozenset(
     {
@@ -82,7 +85,9 @@ class Bind:
     @property
     def transactional_ddl(self) -> bool:
         """Whether a failed migration's DDL is rolled back with its transaction."""
-        return self.dialect not in ("mysql", "mariadb", "oracle")
+        from . import dialects
+
+        return dialects.of(self).transactional_ddl
 
     @property
     def safe_url(self) -> str:
@@ -133,16 +138,15 @@ def database_identity(engine: sa.Engine) -> tuple[Any, ...]:
     Two binds whose identities match share a database: they must not touch each other's
     tables or version tables.
     """
+    from . import dialects
+
     url = engine.url
+    kind = dialects.named(url.get_backend_name())
     host = "local" if url.host in _LOCAL_HOSTS else url.host
-    port = url.port or getattr(engine.dialect, "default_port", None)
-    if port is None:
-        port = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}.get(
-            url.get_backend_name()
-        )
-    backend = url.get_backend_name()
-    if backend == "mariadb":
-        backend = "mysql"
+    port = (
+        url.port or getattr(engine.dialect, "default_port", None) or kind.default_port
+    )
+    backend = kind.family
     database = url.database
     if backend == "sqlite" and database and not database.startswith((":", "file:")):
         database = os.path.realpath(database)
@@ -301,7 +305,7 @@ def _mark_foreign_tables(
         bind.foreign_tables = frozenset(foreign)
 
 
-def select(binds: Mapping[str, Bind], names: Iterable[str] | str | None) -> list[Bind]:
+def select(binds: Mapping[str, Bind], names: BindNames) -> list[Bind]:
     """Pick binds by name, in the app's order; all of them when ``names`` is empty."""
     if isinstance(names, str):
         names = [names]

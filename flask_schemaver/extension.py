@@ -8,21 +8,23 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
+from .api.base import AppState
+from .api.base import EXTENSION_KEY
+from .api.checks import ChecksAPI
+from .api.files import FilesAPI
+from .api.runs import RunsAPI
 from .exceptions import ConfigError
 from .settings import Settings
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
-from .api_files import FilesAPI
-from .api_looks import LooksAPI
-from .api_runs import RunsAPI
-from .apibase import AppState
-from .apibase import EXTENSION_KEY
 
-
-class SchemaVer(FilesAPI, RunsAPI, LooksAPI):
+class SchemaVer(FilesAPI, RunsAPI, ChecksAPI):
     """Database migrations for a Flask app, one revision chain per Flask-SQLAlchemy bind.
+
+    The methods work on the current app (inside its app context) and return data;
+    the ``flask db`` commands call them and print what they return.
 
     :param app: the app to set up now; or call :meth:`init_app` later.
     :param db: the ``SQLAlchemy`` extension; by default the one registered on the app.
@@ -43,7 +45,14 @@ class SchemaVer(FilesAPI, RunsAPI, LooksAPI):
             self.init_app(app, db)
 
     def init_app(self, app: Flask, db: SQLAlchemy | None = None) -> None:
-        """Register the extension and the ``flask db`` commands on ``app``."""
+        """Register the extension and the ``flask db`` commands on ``app``.
+
+        :param app: the app to set up.
+        :param db: the ``SQLAlchemy`` extension; by default the one given to the
+            constructor, else the one registered on the app.
+        :raises ConfigError: when Flask-SQLAlchemy is not set up, SchemaVer already
+            is, or a ``SCHEMAVER_*`` setting cannot be used.
+        """
         if EXTENSION_KEY in app.extensions:
             raise ConfigError(
                 f"SchemaVer is already set up on app {app.name!r}; call init_app "
@@ -56,14 +65,13 @@ class SchemaVer(FilesAPI, RunsAPI, LooksAPI):
                 "db.init_app(app) before schemaver.init_app(app), or pass db"
             )
         settings = Settings.from_app(app, self.options)
-        state = AppState(
-            db=db, settings=settings, notices=_flask_migrate_notices(settings)
+        app.extensions[EXTENSION_KEY] = AppState(
+            self, db=db, settings=settings, notices=_flask_migrate_notices(settings)
         )
-        app.extensions[EXTENSION_KEY] = state
 
-        from .cli import make_group
+        from .cli import db as command_group
 
-        app.cli.add_command(make_group(self, state.notices), settings.command)
+        app.cli.add_command(command_group, settings.command)
 
 
 def _flask_migrate_notices(settings: Settings) -> list[str]:

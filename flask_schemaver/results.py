@@ -1,20 +1,36 @@
-"""What the Python API returns: plain data about binds, revisions and runs."""
+"""What the Python API returns: plain data about binds, revisions, runs and plans.
+
+Nothing here reads a database or a file; every type is importable from
+:mod:`flask_schemaver`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
+from typing import Literal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from alembic.script import Script
-
     from .exceptions import SchemaVerError
+    from .script.graph import ScriptLike
+
+#: What became of a bind in a run: it ran, it failed, or it was left out after another
+#: bind failed (``fail_fast``).
+Outcome = Literal["done", "failed", "skipped"]
+#: The commands that change a database's version.
+Verb = Literal["upgrade", "downgrade", "stamp"]
+#: What a history row records: a migration in either direction, a stamp, or an edited
+#: file accepted.
+Direction = Literal["upgrade", "downgrade", "stamp", "stamp-down", "acknowledge"]
+#: What ``check`` can look at, each a gate that CI can run on its own.
+Gate = Literal["heads", "pending", "missing", "edited", "drift"]
 
 
-def _ids(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+def _ids(value: str | Sequence[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
@@ -44,7 +60,8 @@ class Revision:
     docstring: str
 
     @classmethod
-    def from_script(cls, script: Script) -> Revision:
+    def from_script(cls, script: ScriptLike) -> Revision:
+        """The revision an Alembic ``Script`` (or a revision read as text) describes."""
         return cls(
             id=script.revision,
             down_revisions=_ids(script.down_revision),
@@ -96,7 +113,7 @@ class RunResult:
     #: Why nothing ran, e.g. "already at the target".
     note: str = ""
     #: ``"done"``, ``"failed"`` or ``"skipped"`` (after another bind failed).
-    outcome: str = "done"
+    outcome: Outcome = "done"
     #: The error of a failed bind.
     error: SchemaVerError | None = None
 
@@ -153,8 +170,8 @@ class BindStatus:
         return data
 
 
-#: What ``check`` can look at, each a gate that CI can run on its own.
-GATES = ("heads", "pending", "missing", "edited", "drift")
+#: Every gate of ``check``, in the order results list them.
+GATES: tuple[Gate, ...] = ("heads", "pending", "missing", "edited", "drift")
 
 
 @dataclass
@@ -175,10 +192,10 @@ class CheckResult:
     #: False when the models were not compared because the database is not at head.
     compared: bool = True
     #: The gates this result was judged on (see :data:`GATES`).
-    gates: tuple[str, ...] = GATES
+    gates: tuple[Gate, ...] = GATES
 
     @property
-    def failures(self) -> list[str]:
+    def failures(self) -> list[Gate]:
         """The gates that failed, in :data:`GATES` order."""
         failed = {
             "heads": len(self.heads) > 1,
@@ -213,6 +230,64 @@ class RevisionResult:
     #: The files written; empty when there was nothing to write.
     revisions: list[Revision]
     #: ``"done"`` or ``"failed"``.
-    outcome: str = "done"
+    outcome: Outcome = "done"
     #: The error of a failed bind.
     error: SchemaVerError | None = None
+
+
+@dataclass(frozen=True)
+class LockWait:
+    """A process waiting for a bind's migration lock."""
+
+    bind: str
+    #: Seconds waited so far.
+    waited: float
+    #: Who holds the lock, as far as the database can tell (may be empty).
+    holder: str
+    #: This process: ``host:pid``.
+    waiter: str
+
+
+@dataclass
+class PlannedOperation:
+    """One operation as a short line, e.g. ``add column user.email VARCHAR(120) NULL``."""
+
+    text: str
+    #: Whether it loses data or breaks running code (drops, renames, type changes).
+    destructive: bool = False
+
+
+@dataclass
+class PlannedRevision:
+    """A revision that would run, with what it would do."""
+
+    id: str
+    message: str
+    is_upgrade: bool
+    operations: list[PlannedOperation] = field(default_factory=list)
+    #: Its downgrade does not undo its upgrade (empty, or refuses to run).
+    irreversible: bool = False
+    #: Why its operations could not all be listed (e.g. it reads the database).
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON-ready data."""
+        return asdict(self)
+
+
+@dataclass
+class BindPlan:
+    """The revisions one bind would run, in order."""
+
+    bind: str
+    #: The revisions the database is at now.
+    current: tuple[str, ...]
+    revisions: list[PlannedRevision]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON-ready data."""
+        return {
+            "bind": self.bind,
+            "current": list(self.current),
+            "revisions": [r.to_dict() for r in self.revisions],
+        }

@@ -828,7 +828,7 @@ def test_migrate_avoids_ids_taken_by_other_binds(
         (f"x{i:03d}" for i in itertools.count()),
     )
     monkeypatch.setattr(
-        "flask_schemaver.operations.random_rev_id", lambda: next(proposals)
+        "flask_schemaver.verbs.files.random_rev_id", lambda: next(proposals)
     )
     app = three_binds(make_app)
     ext = make_app.schemaver

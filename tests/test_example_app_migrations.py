@@ -18,7 +18,7 @@ from flask_schemaver import UnknownBind
 from flask_schemaver import UnknownRevision
 from flask_schemaver import UsageError
 from flask_schemaver.testing import MigrationRunner
-from flask_schemaver.testing_checks import CHECKS
+from flask_schemaver.testing.checks import CHECKS
 
 pytest_plugins = ["pytester"]
 

@@ -93,10 +93,12 @@ def test_bad_config_values(make_app: AppMaker) -> None:
 #: and Flask-SQLAlchemy import already: a few of its own, and nothing else.
 INIT_MODULES = {
     "flask_schemaver",
-    "flask_schemaver.api_files",
-    "flask_schemaver.api_looks",
-    "flask_schemaver.api_runs",
-    "flask_schemaver.apibase",
+    "flask_schemaver.api",
+    "flask_schemaver.api.base",
+    "flask_schemaver.api.checks",
+    "flask_schemaver.api.files",
+    "flask_schemaver.api.looks",
+    "flask_schemaver.api.runs",
     "flask_schemaver.cli",
     "flask_schemaver.exceptions",
     "flask_schemaver.extension",
@@ -201,5 +203,5 @@ def test_noop_upgrade_does_not_import_alembic(tmp_path: Path) -> None:
     assert "[default] upgrade <base> → r1" in out and "alembic" in imported
     out, imported = upgrade()  # at head: nothing to do, and no Alembic
     assert "default: nothing to do, at r1" in out
-    assert "flask_schemaver.quick" in imported
+    assert "flask_schemaver.verbs.quick" in imported
     assert not {m for m in imported if m == "alembic" or m.startswith("alembic.")}

@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from conftest import AppMaker
-from flask_schemaver import environment
-from flask_schemaver import graph
-from flask_schemaver import revfiles
 from flask_schemaver import SchemaVer
+from flask_schemaver.runtime import environment
+from flask_schemaver.script import chain
+from flask_schemaver.script import files as revfiles
+from flask_schemaver.script import graph
 
 REVISION = '''"""{message}
 
@@ -141,7 +142,6 @@ def test_graph_and_alembic_agree_on_a_branchy_chain(make_app: AppMaker) -> None:
         ext.revision("b", rev_id="rb", head="r0", splice=True, branch_label="beta")
         ext.revision("c", rev_id="rc", head="beta@head", depends_on=["ra"])
         bind = ext.binds["default"]
-        from flask_schemaver import environment
 
         static = environment.revision_graph(bind, app.extensions["schemaver"].settings)
         full = environment.script_directory(
@@ -203,9 +203,8 @@ def _facts(
     ],
 )
 def test_quick_graph_sanity(facts: list[dict[str, object]], ok: bool) -> None:
-    from flask_schemaver import quick
 
-    assert quick.sound(facts) is ok  # type: ignore[arg-type]
+    assert chain.sound(facts) is ok  # type: ignore[arg-type]
 
 
 def test_head_ids_match_alembic() -> None:
@@ -226,8 +225,8 @@ def test_head_ids_match_alembic() -> None:
 
 
 def test_linear_shortcut_matches_the_alembic_path(make_app: AppMaker) -> None:
-    from flask_schemaver import inspection
-    from flask_schemaver import quick
+    from flask_schemaver.verbs import looks as inspection
+    from flask_schemaver.verbs import quick
 
     app = make_app()
     with app.app_context():
@@ -237,7 +236,7 @@ def test_linear_shortcut_matches_the_alembic_path(make_app: AppMaker) -> None:
         ext.upgrade("s1")
         bind = ext.binds["default"]
         settings = app.extensions["schemaver"].settings
-        line = quick.linear_chain(bind)
+        line = chain.linear(bind.directory)
         assert line is not None
         assert list(reversed(line)) == inspection.history(bind, settings)
         assert line[-1:] == inspection.heads(bind, settings)
@@ -245,7 +244,7 @@ def test_linear_shortcut_matches_the_alembic_path(make_app: AppMaker) -> None:
         assert ext.heads() == {"default": line[-1:]}
         # A branch label makes the chain more than a plain line: Alembic answers.
         ext.revision("labelled", rev_id="s4", branch_label="lbl")
-        assert quick.linear_chain(bind) is None
+        assert chain.linear(bind.directory) is None
         assert [r.branch_labels for r in ext.heads()["default"]] == [("lbl",)]
 
 

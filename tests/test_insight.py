@@ -209,7 +209,7 @@ def test_is_current(app: Flask, schemaver: SchemaVer) -> None:
     text = path.read_text()
     assert "revision: str = 'c2'" in text
     path.write_text(text.replace("revision: str = 'c2'", "revision: str = 'c' + '2'"))
-    from flask_schemaver import quick
+    from flask_schemaver.verbs import quick
 
     assert quick.is_current(schemaver.binds["default"]) is None
     assert schemaver.is_current() is False

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from conftest import AppMaker
-from flask_schemaver import locking
 from flask_schemaver import LockTimeout
 from flask_schemaver import RunFailed
+from flask_schemaver.runtime import locking
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])

@@ -678,9 +678,9 @@ def test_loading_the_plugin_imports_no_alembic(pytester: pytest.Pytester) -> Non
         import sys
 
         def test_nothing_heavy():
-            assert "flask_schemaver.pytest_plugin" in sys.modules
+            assert "flask_schemaver.testing.plugin" in sys.modules
             assert "alembic" not in sys.modules
-            assert "flask_schemaver.testing" not in sys.modules
+            assert "flask_schemaver.testing.runner" not in sys.modules
         """
     )
     result = pytester.run(
@@ -695,7 +695,7 @@ def test_loading_the_plugin_imports_no_alembic(pytester: pytest.Pytester) -> Non
     assert "1 passed" in result.stdout.str()  # with the plugin loaded, see above
     assert imported  # -X importtime did report
     assert not {name for name in imported if name.split(".")[0] == "alembic"}
-    assert "flask_schemaver.testing" not in imported
+    assert "flask_schemaver.testing.runner" not in imported
 
 
 # -- throwaway databases ----------------------------------------------------------------
@@ -813,8 +813,8 @@ def branchy_history(folder: Path, *, leave_b2: bool = False) -> None:
 def test_walks_branches_merges_and_roots(
     schemaver_runner: MigrationRunner, make_app: AppMaker
 ) -> None:
-    from flask_schemaver.testing_checks import clean_downgrade
-    from flask_schemaver.testing_checks import stairway
+    from flask_schemaver.testing.checks import clean_downgrade
+    from flask_schemaver.testing.checks import stairway
 
     branchy_history(make_app.migrations / "versions")
     stairway(schemaver_runner, "default")
@@ -827,8 +827,8 @@ def test_trace_is_pinned_on_its_revision(
 ) -> None:
     """Each revision goes down alone, even with a sibling branch applied before it, so
     a trace is pinned on the revision that leaves it."""
-    from flask_schemaver.testing_checks import CheckFailed
-    from flask_schemaver.testing_checks import clean_downgrade
+    from flask_schemaver.testing.checks import CheckFailed
+    from flask_schemaver.testing.checks import clean_downgrade
 
     branchy_history(make_app.migrations / "versions", leave_b2=True)
     with pytest.raises(CheckFailed) as caught:
@@ -845,7 +845,7 @@ def test_irreversible_revision_left_out(
 ) -> None:
     """A revision left out stays applied: neither its downgrade nor a downgrade to
     base runs; the other revisions, on both branches, are still walked."""
-    from flask_schemaver.testing_checks import CHECKS
+    from flask_schemaver.testing.checks import CHECKS
 
     branchy_history(make_app.migrations / "versions", leave_b2=True)
     CHECKS[check](schemaver_runner, "default", ["bb02"])

@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from flask import Flask
 
 from conftest import AppMaker
-from flask_schemaver import serials
+from flask_schemaver.dialects import postgresql as serials
 
 pytestmark = pytest.mark.postgresql
 
@@ -53,7 +53,7 @@ def _defaults(connection: sa.Connection, bulk: bool) -> dict[str, Any]:
     """Each column's reflected default, as autogenerate sees it."""
     context = MigrationContext.configure(connection)
     if bulk:
-        serials.answer_in_bulk(context)
+        serials.dialect.prepare_autogenerate(context)
     inspector = sa.inspect(connection)
     listener = context.impl._compat_autogen_column_reflect(inspector)
     found: dict[str, Any] = {}

@@ -1,52 +1,71 @@
-"""The ``flask db`` commands: parse, call the Python API, present the result.
+"""The ``flask db`` command group: parse, call the Python API, present the result.
 
-This is the one place where flask_schemaver's errors become ``Error: ...`` lines and exit
-codes: usage errors exit 2, operational failures exit 1. The commands live by concern in
-:mod:`.files` (revision files), :mod:`.runs` (changing databases) and :mod:`.looks`
-(reading them).
+The commands live at module level, by family: :mod:`.files` (revision files),
+:mod:`.runs` (changing databases), :mod:`.looks` (reading them) and :mod:`.checks`
+(judging them). Each reaches the app's :class:`~flask_schemaver.SchemaVer` through
+``app.extensions``. The group imports a family's module only when one of its commands
+is used, so that setting up the extension in every web worker costs next to nothing.
+
+:class:`SchemaVerGroup` is the one place where flask_schemaver's errors become
+``Error: ...`` lines and exit codes: usage errors exit 2, operational failures exit 1.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from collections.abc import Sequence
 from typing import Any
 from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import click
-from flask.cli import AppGroup
+from flask.cli import with_appcontext
 
 from ..exceptions import SchemaVerError
 
 if TYPE_CHECKING:
     from ..extension import SchemaVer
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-class SchemaVerGroup(AppGroup):
-    """Command group that reports flask_schemaver's errors as one clean line.
+#: Each command, and the module of this package that defines it (as a function of the
+#: same name, with ``_`` for ``-``).
+COMMANDS = {
+    "init": "files",
+    "revision": "files",
+    "migrate": "files",
+    "edit": "files",
+    "merge": "files",
+    "upgrade": "runs",
+    "downgrade": "runs",
+    "stamp": "runs",
+    "show": "looks",
+    "history": "looks",
+    "heads": "looks",
+    "branches": "looks",
+    "current": "looks",
+    "status": "looks",
+    "binds": "looks",
+    "check": "checks",
+    "lint": "checks",
+    "acknowledge": "checks",
+}
 
-    Its commands are made the first time one is looked up, so that setting up the
-    extension in every web worker costs next to nothing.
-    """
 
-    def __init__(
-        self, *args: Any, add_commands: Callable[[click.Group], None], **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._add_commands: Callable[[click.Group], None] | None = add_commands
-
-    def _populate(self) -> None:
-        if self._add_commands is not None:
-            add, self._add_commands = self._add_commands, None
-            add(self)
+class SchemaVerGroup(click.Group):
+    """Command group that loads its commands on use and reports flask_schemaver's
+    errors as one clean line."""
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        self._populate()
-        return super().get_command(ctx, cmd_name)
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return super().get_command(ctx, cmd_name)
+        found = importlib.import_module(f"{__name__}.{module}")
+        command: click.Command = getattr(found, cmd_name.replace("-", "_"))
+        return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._populate()
-        return super().list_commands(ctx)
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -59,34 +78,54 @@ class SchemaVerGroup(AppGroup):
             raise click.ClickException(str(exc)) from None
 
 
-def make_group(schemaver: SchemaVer, notices: Sequence[str]) -> click.Group:
-    """Build the command group for one app; its commands come on first use."""
+def command(**attrs: Any) -> Callable[[F], click.Command]:
+    """A ``flask db`` command, run inside the app's context."""
 
-    @click.group(
-        cls=SchemaVerGroup,
-        add_commands=lambda group: add_commands(group, schemaver),
-    )
-    @click.option(
-        "--traceback",
-        is_flag=True,
-        help="Show the full traceback of an error, for debugging.",
-    )
-    def db(traceback: bool) -> None:
-        """Database migrations: one revision chain per database (bind)."""
-        for notice in notices:
-            from .. import output
+    def decorator(func: F) -> click.Command:
+        made: click.Command = click.command(**attrs)(with_appcontext(func))
+        return made
 
-            output.echo(notice, err=True)
-
-    return db
+    return decorator
 
 
-def add_commands(db: click.Group, schemaver: SchemaVer) -> None:
-    """Add the commands to the group ``db``."""
-    from . import files
-    from . import looks
-    from . import runs
+def extension() -> SchemaVer:
+    """The :class:`~flask_schemaver.SchemaVer` set up on the current app."""
+    from ..api.base import app_state
 
-    files.add(db, schemaver)
-    runs.add(db, schemaver)
-    looks.add(db, schemaver)
+    return app_state().extension
+
+
+def show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """Print flask_schemaver's version and those of the tools it builds on."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    names = ("Alembic", "SQLAlchemy", "Flask", "Flask-SQLAlchemy")
+    others = ", ".join(f"{name} {version(name)}" for name in names)
+    click.echo(f"flask_schemaver {version('flask-schemaver')} ({others})")
+    ctx.exit()
+
+
+@click.group(cls=SchemaVerGroup)
+@click.option(
+    "--traceback",
+    is_flag=True,
+    help="Show the full traceback of an error, for debugging.",
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=show_version,
+    help="Show the versions of flask_schemaver, Alembic, SQLAlchemy and Flask.",
+)
+@with_appcontext
+def db(traceback: bool) -> None:
+    """Database migrations: one revision chain per database (bind)."""
+    from ..api.base import app_state
+    from . import output
+
+    for notice in app_state().notices:
+        output.echo(notice, err=True)

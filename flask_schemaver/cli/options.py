@@ -8,6 +8,7 @@ from typing import Any
 from typing import TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,15 +29,32 @@ class RelativeRevisionCommand(click.Command):
 
 
 def unmask(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The revision argument as typed, ``-2`` included."""
     return value.replace(_MINUS, "-") if value is not None else None
+
+
+def complete_binds(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The app's bind names that start with what was typed, for shell completion."""
+    from flask.cli import ScriptInfo
+
+    try:
+        app = ctx.ensure_object(ScriptInfo).load_app()
+        with app.app_context():
+            names = list(app.extensions["schemaver"].extension.binds)
+    except Exception:  # no app to load yet: nothing to offer
+        return []
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
 
 
 def bind_option(func: F) -> F:
     return click.option(
         "--bind",
-        "binds",
+        "bind",
         multiple=True,
         metavar="NAME",
+        shell_complete=complete_binds,
         help="Work on this bind only; repeat for several. Default: every bind.",
     )(func)
 

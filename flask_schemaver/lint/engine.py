@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from alembic.operations import ops
 
-from .. import environment
-from ..alembic_errors import translate_errors
 from ..exceptions import UnknownRevision
-from ..recording import record
-from ..recording import RecordedOperation
+from ..runtime import environment
+from ..runtime.errors import translate_errors
+from ..runtime.recording import record
+from ..runtime.recording import RecordedOperation
 from .catalog import Finding
 from .catalog import RULES
 from .facts import Operation

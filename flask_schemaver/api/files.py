@@ -1,0 +1,203 @@
+"""The Python API for revision files: init, revision, migrate, merge, edit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from typing import TYPE_CHECKING
+
+from ..exceptions import RunFailed
+from ..exceptions import SchemaVerError
+from ..exceptions import UsageError
+from .base import BindAPI
+
+if TYPE_CHECKING:
+    from ..binds import BindNames
+    from ..results import Revision
+    from ..results import RevisionResult
+
+
+class FilesAPI(BindAPI):
+    """The Python API for revision files."""
+
+    def init(self, bind: BindNames = None) -> dict[str, bool]:
+        """Create the revision folders.
+
+        :param bind: a bind name, several, or None for every bind.
+        :return: each bind's name, and whether its folder was created (False when it
+            existed already).
+        """
+        from ..verbs import files
+
+        return {b.name: files.init(b) for b in self.select(bind)}
+
+    def revision(
+        self,
+        message: str | None = None,
+        bind: BindNames = None,
+        *,
+        autogenerate: bool = False,
+        head: str = "head",
+        splice: bool = False,
+        branch_label: str | None = None,
+        depends_on: Sequence[str] = (),
+        rev_id: str | None = None,
+        x_args: Sequence[str] = (),
+    ) -> list[RevisionResult]:
+        """Write a new revision for each bind named (all binds when autogenerating).
+
+        :param message: the revision's message, also the end of its file name.
+        :param bind: a bind name, several, or None for every bind; an empty revision
+            is written for one bind at a time.
+        :param autogenerate: write the operations that bring the database to the
+            models.
+        :param head: the revision to build on.
+        :param splice: allow building on a revision that is not a head.
+        :param branch_label: a label for the branch this revision starts.
+        :param depends_on: revisions this one depends on.
+        :param rev_id: the revision id, instead of a generated one.
+        :param x_args: ``key=value`` arguments for ``context.get_x_argument()``.
+        :return: one result per bind, with the files written.
+        :raises RunFailed: when some binds failed; it carries what the others wrote.
+        """
+        from ..results import RevisionResult
+        from ..verbs import files
+
+        binds = self.select(bind)
+        if len(binds) > 1 and not autogenerate:
+            raise UsageError(
+                "an empty revision is written for one bind at a time; name it with "
+                f"--bind (binds: {', '.join(self.binds)})"
+            )
+        if len(binds) > 1 and rev_id:
+            raise UsageError("--rev-id names one revision; use it with a single --bind")
+        taken = self._taken_ids(rev_id)
+        state = self._state()
+        results = []
+        for b in binds:
+            try:
+                result = files.revision(
+                    b,
+                    state.settings,
+                    message=message,
+                    autogenerate=autogenerate,
+                    head=head,
+                    splice=splice,
+                    branch_label=branch_label,
+                    depends_on=depends_on,
+                    rev_id=rev_id,
+                    taken_ids=taken,
+                    x_args=x_args,
+                )
+            except SchemaVerError as exc:
+                if len(binds) == 1:
+                    raise
+                # One bind's problem (say, a database behind its heads) does not stop
+                # the others, and what they wrote is still reported.
+                result = RevisionResult(b.name, [], outcome="failed", error=exc)
+            taken.update(r.id for r in result.revisions)
+            results.append(result)
+        if any(r.error is not None for r in results):
+            raise RunFailed("autogenerate", results)
+        return results
+
+    def migrate(
+        self,
+        message: str | None = None,
+        bind: BindNames = None,
+        *,
+        rev_id: str | None = None,
+        x_args: Sequence[str] = (),
+        **options: Any,
+    ) -> list[RevisionResult]:
+        """Autogenerate one revision per bind whose models differ from its database.
+
+        :param message: the revisions' message.
+        :param bind: a bind name, several, or None for every bind.
+        :param rev_id: the revision id, with a single bind.
+        :param x_args: ``key=value`` arguments for ``context.get_x_argument()``.
+        :param options: any other keyword of :meth:`revision`.
+        :return: one result per bind; a bind whose models match has no revisions.
+        """
+        return self.revision(
+            message, bind, autogenerate=True, rev_id=rev_id, x_args=x_args, **options
+        )
+
+    def merge(
+        self,
+        revisions: Sequence[str] = ("heads",),
+        bind: BindNames = None,
+        *,
+        message: str | None = None,
+        branch_label: str | None = None,
+        rev_id: str | None = None,
+    ) -> list[RevisionResult]:
+        """Join heads into one revision; binds with a single head are left alone.
+
+        :param revisions: the revisions to join; every head by default.
+        :param bind: a bind name, several, or None for every bind.
+        :param message: the merge revision's message.
+        :param branch_label: a label for the merged branch.
+        :param rev_id: the revision id, with a single bind.
+        :return: one result per bind.
+        """
+        from ..verbs import files
+
+        binds = self.select(bind)
+        if len(binds) > 1 and (rev_id or list(revisions) != ["heads"]):
+            raise UsageError(
+                "merging named revisions or --rev-id needs a single --bind"
+            )
+        taken = self._taken_ids(rev_id)
+        results = []
+        for b in binds:
+            result = files.merge(
+                b,
+                self._state().settings,
+                revisions,
+                message=message,
+                branch_label=branch_label,
+                rev_id=rev_id,
+                taken_ids=taken,
+            )
+            taken.update(r.id for r in result.revisions)
+            results.append(result)
+        return results
+
+    def edit(self, revision: str = "head", bind: BindNames = None) -> list[Revision]:
+        """Open the revision file in the user's editor.
+
+        :param revision: the revision to open; the head by default.
+        :param bind: the bind, when the app has several.
+        :return: the revisions opened.
+        """
+        import click
+
+        binds = self.select(bind)
+        if len(binds) > 1:
+            raise UsageError("edit opens one bind's revision; name it with --bind")
+        from ..verbs import looks
+
+        found = looks.show(binds[0], self._state().settings, revision)
+        for rev in found:
+            click.edit(filename=rev.path)
+        return found
+
+    def _taken_ids(self, rev_id: str | None) -> set[str]:
+        from ..verbs import looks
+        from ..verbs.preflight import check_rev_id
+
+        if rev_id is not None:
+            check_rev_id(rev_id)
+
+        settings = self._state().settings
+        taken: set[str] = set()
+        for b in self.binds.values():
+            ids = looks.revision_ids(b, settings)
+            if rev_id and rev_id in ids:
+                raise UsageError(
+                    f"revision id {rev_id!r} is already used by bind {b.name!r}; "
+                    "choose another --rev-id"
+                )
+            taken |= ids
+        return taken

@@ -1,0 +1,121 @@
+"""What every kind of database offers flask_schemaver, with the plain defaults.
+
+This module must not import Alembic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext
+
+    from ..binds import Bind
+
+
+class Lock:
+    """A migration lock: taken without waiting, or not at all."""
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; True when taken."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Give the lock back."""
+        raise NotImplementedError
+
+    def holder(self) -> str:
+        """Who holds the lock, as far as the database can tell; may be empty."""
+        return ""
+
+
+class NoLock(Lock):
+    """Dialects without a known lock, and binds that turned locking off."""
+
+    def try_acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+class SessionLock(Lock):
+    """A lock owned by a database session; it also ends when the connection closes."""
+
+    acquire_sql: str
+    release_sql: str
+    holder_sql: str
+
+    def __init__(self, connection: sa.Connection, params: dict[str, Any]) -> None:
+        self.connection = connection
+        self.params = params
+
+    def _scalar(self, sql: str) -> Any:
+        value = self.connection.execute(sa.text(sql), self.params).scalar()
+        # Leave no transaction open: Alembic begins one per migration.
+        self.connection.commit()
+        return value
+
+    def try_acquire(self) -> bool:
+        return bool(self._scalar(self.acquire_sql))
+
+    def release(self) -> None:
+        try:
+            if self.connection.in_transaction():
+                self.connection.rollback()
+            self._scalar(self.release_sql)
+        except sa.exc.DBAPIError:
+            # The server ends the lock with the session; make sure the session ends.
+            self.connection.invalidate()
+
+    def holder(self) -> str:
+        try:
+            value = self._scalar(self.holder_sql)
+        except sa.exc.DBAPIError:
+            return ""
+        return str(value) if value else ""
+
+
+class Dialect:
+    """One kind of database. Subclasses override what differs from these defaults."""
+
+    #: The port a URL means when it names none.
+    default_port: int | None = None
+    #: Whether a failed migration's DDL is rolled back with its transaction.
+    transactional_ddl = True
+    #: Whether throwaway databases for tests can be made on this kind's server.
+    throwaway = False
+    #: Databases to connect to when creating and dropping others, in order of choice.
+    admin_databases: tuple[str | None, ...] = (None,)
+
+    def __init__(self, name: str) -> None:
+        #: SQLAlchemy's name for the kind, e.g. ``"postgresql"``.
+        self.name = name
+
+    @property
+    def family(self) -> str:
+        """The name two spellings of one kind share (``mariadb`` is ``mysql``)."""
+        return self.name
+
+    def migration_lock(self, bind: Bind, connection: sa.Connection, name: str) -> Lock:
+        """The lock that keeps two processes from migrating ``bind`` at once."""
+        return NoLock()
+
+    def prepare_autogenerate(self, context: MigrationContext) -> None:
+        """Tune ``context`` before autogenerate compares models with the database."""
+
+    def create_database(self, admin: sa.Connection, name: str) -> None:
+        """Create the database ``name`` on ``admin``'s server."""
+        quoted = admin.dialect.identifier_preparer.quote_identifier(name)
+        admin.execute(sa.text(f"CREATE DATABASE {quoted}"))
+
+    def empty_database(self, admin: sa.Engine, url: sa.URL) -> None:
+        """Leave the database at ``url`` as empty as a new one."""
+        raise NotImplementedError
+
+    def drop_database(self, admin: sa.Connection, name: str) -> None:
+        """Drop the database ``name``, ending the sessions still connected to it."""
+        raise NotImplementedError

@@ -1,0 +1,122 @@
+"""PostgreSQL: an advisory lock, serial columns found in bulk, throwaway databases.
+
+Serial columns: when autogenerate reflects a PostgreSQL table, Alembic asks the server,
+for every integer column whose default is ``nextval('...'::regclass)``, which column
+owns that sequence. A sequence owned by the column itself makes the column a
+``SERIAL``, and its default is dropped from the comparison. That is one round trip per
+such column: on a schema of a thousand tables, most of the time ``flask db check``
+spends. Here the same question is asked once for every sequence in the database, and
+each column is answered from that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from .base import Dialect
+from .base import Lock
+from .base import SessionLock
+
+if TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext
+
+    from ..binds import Bind
+
+_NEXTVAL = re.compile(r"nextval\('(.+?)'::regclass\)")
+
+# Alembic's own query for one sequence, for all of them: each sequence, as the server
+# spells it in a column default, and the column that owns it.
+_OWNERS = sa.text(
+    "SELECT c.oid::regclass::text AS sequence, a.attname AS owner "
+    "FROM pg_class AS c "
+    "JOIN pg_depend AS d ON d.objid = c.oid "
+    "AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass "
+    "JOIN pg_class AS t ON t.oid = d.refobjid "
+    "JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid "
+    "WHERE c.relkind = 'S'"
+)
+
+
+class AdvisoryLock(SessionLock):
+    """A session-level advisory lock, taken with ``pg_try_advisory_lock``."""
+
+    acquire_sql = "SELECT pg_try_advisory_lock(:key)"
+    release_sql = "SELECT pg_advisory_unlock(:key)"
+    holder_sql = (
+        "SELECT 'pid ' || a.pid || coalesce(' (' || nullif(a.application_name, '') || ')', '')"
+        " || coalesce(' from ' || host(a.client_addr), '')"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted"
+        " AND ((l.classid::bigint << 32) | l.objid::bigint) = :key LIMIT 1"
+    )
+
+
+class PostgreSQL(Dialect):
+    default_port = 5432
+    throwaway = True
+    admin_databases = ("postgres", "template1")
+
+    def migration_lock(self, bind: Bind, connection: sa.Connection, name: str) -> Lock:
+        key = int.from_bytes(
+            hashlib.sha256(name.encode()).digest()[:8], "big", signed=True
+        )
+        return AdvisoryLock(connection, {"key": key})
+
+    def prepare_autogenerate(self, context: MigrationContext) -> None:
+        """Make ``context``'s autogenerate find serial columns with a single query.
+
+        Only this context changes.
+        """
+        if context.connection is None:
+            return
+        connection = context.connection
+        owners: dict[str, str] | None = None
+
+        def autogen_column_reflect(
+            inspector: Any, table: sa.Table, column_info: dict[str, Any]
+        ) -> None:
+            nonlocal owners
+            default = column_info.get("default")
+            if not default or not isinstance(
+                column_info["type"], (sa.INTEGER, sa.BIGINT)
+            ):
+                return
+            match = _NEXTVAL.match(default)
+            if match is None:
+                return
+            if owners is None:
+                owners = {seq: owner for seq, owner in connection.execute(_OWNERS)}
+            if owners.get(match.group(1)) == column_info["name"]:
+                del column_info["default"]
+
+        context.impl.autogen_column_reflect = autogen_column_reflect  # type: ignore[method-assign]
+
+    def empty_database(self, admin: sa.Engine, url: sa.URL) -> None:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.begin() as connection:
+                connection.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+                schemas = connection.scalars(
+                    sa.text(
+                        "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                        "AND nspname <> 'information_schema'"
+                    )
+                ).all()
+                quote = engine.dialect.identifier_preparer.quote_identifier
+                for schema in schemas:
+                    connection.execute(sa.text(f"DROP SCHEMA {quote(schema)} CASCADE"))
+                connection.execute(sa.text("CREATE SCHEMA public"))
+        finally:
+            engine.dispose()
+
+    def drop_database(self, admin: sa.Connection, name: str) -> None:
+        quoted = admin.dialect.identifier_preparer.quote_identifier(name)
+        admin.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+
+
+dialect = PostgreSQL("postgresql")

@@ -1,0 +1,120 @@
+"""What a run of upgrade, downgrade or stamp is asked to do, as one object.
+
+The CLI hands its options to the Python API as keyword arguments; the API checks them
+and builds one :class:`RunOptions`, which travels unchanged to the per-bind verbs and
+the worker processes. A new selector or switch is one field here (and its click option
+in :mod:`flask_schemaver.cli.options`), not a parameter added along the whole path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from typing import TYPE_CHECKING
+from typing import TypedDict
+
+if TYPE_CHECKING:
+    from .binds import BindNames
+    from .results import LockWait
+    from .results import Step
+    from .results import Verb
+
+#: Called with each migration step as soon as it is committed.
+StepCallback = Callable[["Step"], None]
+#: Called while a process waits for a bind's migration lock.
+WaitCallback = Callable[["LockWait"], None]
+
+
+class RunKeywords(TypedDict, total=False):
+    """The keyword arguments of ``upgrade``, ``downgrade`` and ``stamp``; see
+    :class:`RunOptions` for each."""
+
+    sql: bool
+    tag: str | None
+    x_args: Sequence[str]
+    fail_fast: bool
+    jobs: int | None
+    all_binds: bool
+    confirm: bool
+    purge: bool
+    on_step: StepCallback | None
+    on_wait: WaitCallback | None
+
+
+#: Keywords that only some verbs take; the others take every keyword.
+_ONLY: dict[str, tuple[str, ...]] = {
+    "all_binds": ("downgrade", "stamp"),
+    "confirm": ("downgrade", "stamp"),
+    "purge": ("stamp",),
+    "on_step": ("upgrade", "downgrade"),
+}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """One run of ``upgrade``, ``downgrade`` or ``stamp``, as it was asked for."""
+
+    #: ``"upgrade"``, ``"downgrade"`` or ``"stamp"``.
+    verb: Verb
+    #: The target: a revision id, ``heads``, ``base``, ``label@head``, ``-1``, ...
+    revision: str
+    #: The binds named; empty for every bind.
+    binds: tuple[str, ...] = ()
+    #: Print the SQL instead of running it (offline mode).
+    sql: bool = False
+    #: A tag for the migration scripts (``context.get_tag_argument()``).
+    tag: str | None = None
+    #: ``key=value`` arguments for the scripts (``context.get_x_argument()``).
+    x_args: tuple[str, ...] = ()
+    #: Stop at the first bind that fails; the rest are skipped.
+    fail_fast: bool = False
+    #: Databases to migrate at once; None for ``SCHEMAVER_JOBS``.
+    jobs: int | None = None
+    #: Allow a downgrade or stamp on every bind of an app with several.
+    all_binds: bool = False
+    #: Confirm a downgrade or stamp on a protected bind.
+    confirm: bool = False
+    #: Empty the version table before stamping.
+    purge: bool = False
+    #: Called with each step as soon as it is committed.
+    on_step: StepCallback | None = dataclasses.field(default=None, compare=False)
+    #: Called while waiting for a bind's migration lock.
+    on_wait: WaitCallback | None = dataclasses.field(default=None, compare=False)
+
+    @classmethod
+    def build(
+        cls, verb: Verb, revision: str, bind: BindNames, keywords: Mapping[str, Any]
+    ) -> RunOptions:
+        """The options of ``verb`` called with ``bind`` and ``keywords``; a keyword
+        the verb does not take is a :class:`TypeError`, as for any function."""
+        for name in keywords:
+            if name not in RunKeywords.__annotations__ or verb not in _ONLY.get(
+                name, (verb,)
+            ):
+                raise TypeError(f"{verb}() got an unexpected keyword argument {name!r}")
+        values = dict(keywords)
+        values["x_args"] = tuple(values.get("x_args", ()))
+        return cls(verb=verb, revision=revision, binds=bind_names(bind), **values)
+
+    @property
+    def destructive(self) -> bool:
+        """Whether the run can take a database back (downgrade, stamp)."""
+        return self.verb != "upgrade"
+
+    @property
+    def label(self) -> str:
+        """The command as people name it, e.g. ``stamp --purge``."""
+        return f"{self.verb} --purge" if self.purge else self.verb
+
+
+def bind_names(bind: BindNames) -> tuple[str, ...]:
+    """``bind`` as a tuple of names; empty for every bind."""
+    if bind is None:
+        return ()
+    if isinstance(bind, str):
+        return (bind,)
+    return tuple(bind)

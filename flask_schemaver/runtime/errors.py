@@ -1,0 +1,169 @@
+"""Alembic's and the database's errors, turned into flask_schemaver's own.
+
+Each error names the bind, hides the URL's password, and says how to fix it: an unknown
+or ambiguous revision, several heads, a cycle, two files with one id, a revision file
+that raised (with its file and line), or what the database said.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import traceback
+import warnings
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from alembic.script import revision as revision_errors
+from alembic.util import CommandError
+
+from ..exceptions import DatabaseError
+from ..exceptions import MigrationError
+from ..exceptions import MultipleHeads
+from ..exceptions import UnknownRevision
+
+if TYPE_CHECKING:
+    from ..binds import Bind
+
+
+@contextmanager
+def translate_errors(
+    bind: Bind, running: Callable[[], tuple[str, str] | None] | None = None
+) -> Iterator[None]:
+    """Turn Alembic's and the database's errors into flask_schemaver's, naming the bind.
+
+    ``running`` tells which revision was running, as its id and a description, so that
+    an error can name it.
+    """
+    try:
+        with warnings.catch_warnings():
+            # Alembic only warns, then uses one of the two files: refuse instead.
+            warnings.filterwarnings(
+                "error", message=r"Revision \S+ is present more than once"
+            )
+            yield
+    except UserWarning as exc:
+        raise MigrationError(
+            f"{exc} in {bind.directory}: two revision files share this id; give one "
+            "of them a new 'revision' id (and update the down_revision that names it)",
+            bind.name,
+        ) from exc
+    except CommandError as exc:
+        cause = exc.__cause__
+        message = bind.hide_secrets(str(exc))
+        if isinstance(cause, revision_errors.MultipleHeads):
+            raise MultipleHeads(bind.name, cause.heads) from exc
+        if isinstance(cause, revision_errors.ResolutionError):
+            raise _unknown_revision(bind, cause) from exc
+        if isinstance(cause, revision_errors.CycleDetected):
+            raise _cycle(bind, cause) from exc
+        raise MigrationError(message, bind.name) from exc
+    except revision_errors.MultipleHeads as exc:
+        raise MultipleHeads(bind.name, exc.heads) from exc
+    except revision_errors.ResolutionError as exc:
+        raise _unknown_revision(bind, exc) from exc
+    except revision_errors.CycleDetected as exc:
+        raise _cycle(bind, exc) from exc
+    except revision_errors.RevisionError as exc:
+        raise MigrationError(bind.hide_secrets(str(exc)), bind.name) from exc
+    except SyntaxError as exc:
+        raise MigrationError(
+            f"{exc.filename}, line {exc.lineno}: {exc.msg}; fix the revision file",
+            bind.name,
+        ) from exc
+    except sa.exc.DBAPIError as exc:
+        step = running() if running else None
+        revision = step[0] if step else None
+        message = _database_message(bind, exc)
+        if step:
+            message = f"{step[1]} failed: {message}"
+            if not bind.transactional_ddl:
+                message += (
+                    f". {bind.dialect} commits DDL statement by statement: the revision "
+                    "may have left part of its changes behind; check the schema before "
+                    "running it again"
+                )
+        raise DatabaseError(message, bind.name, revision) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise DatabaseError(
+            bind.hide_secrets(str(exc).splitlines()[0]), bind.name
+        ) from exc
+    except Exception as exc:
+        where = _revision_frame(bind, exc)
+        if where is None:
+            raise
+        detail = bind.hide_secrets(f"{type(exc).__name__}: {exc}")
+        step = running() if running else None
+        prefix = f"{step[1]} failed at " if step else ""
+        raise MigrationError(
+            f"{prefix}{where}: {detail}; fix the revision file", bind.name
+        ) from exc
+
+
+def _cycle(bind: Bind, exc: revision_errors.CycleDetected) -> MigrationError:
+    return MigrationError(
+        f"{exc} in {bind.directory}; fix the down_revision (or depends_on) of these "
+        "revision files so the chain runs one way",
+        bind.name,
+    )
+
+
+def _unknown_revision(
+    bind: Bind, exc: revision_errors.ResolutionError
+) -> UnknownRevision:
+    argument = bind.hide_secrets(str(exc.argument))
+    if str(exc).startswith("Multiple revisions start with"):
+        detail = bind.hide_secrets(str(exc))
+        return UnknownRevision(f"{detail}; give more characters of the id", bind.name)
+    return UnknownRevision(
+        f"unknown revision {argument!r}; 'flask db history --bind {bind.name}' lists "
+        "the bind's revisions",
+        bind.name,
+    )
+
+
+def _revision_frame(bind: Bind, exc: BaseException) -> str | None:
+    """The innermost place in one of the bind's revision files that ``exc`` passed."""
+    folder = str(bind.directory.resolve())
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if os.path.abspath(frame.filename).startswith(folder + os.sep):
+            return f"{frame.filename}, line {frame.lineno}"
+    return None
+
+
+_DATABASE_HINTS = (
+    (
+        re.compile(r"database \S+ does not exist|unknown database", re.I),
+        "create the database, or correct the bind's URL",
+    ),
+    (
+        re.compile(
+            r"connection refused|can't connect|could not connect|timeout expired", re.I
+        ),
+        "check that the database server is running and the bind's URL is right",
+    ),
+    (
+        re.compile(
+            r"permission denied|must be owner|access denied|command denied", re.I
+        ),
+        "grant the bind's database user the rights it needs, or migrate as a user "
+        "that has them",
+    ),
+    (
+        re.compile(r"password authentication failed|authentication failed", re.I),
+        "check the user name and password in the bind's URL",
+    ),
+)
+
+
+def _database_message(bind: Bind, exc: sa.exc.DBAPIError) -> str:
+    detail = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+    message = f"{bind.safe_url}: {detail}"
+    for pattern, hint in _DATABASE_HINTS:
+        if pattern.search(detail):
+            message = f"{message}; {hint}"
+            break
+    return bind.hide_secrets(message)

@@ -1,0 +1,192 @@
+"""The applied-revisions history kept next to each bind's version table.
+
+Every upgrade, downgrade, stamp and acknowledgement writes one row: revision, direction,
+checksum of the revision file, when, how long, by which host and user. The row is written
+in the migration's own transaction, so it exists exactly when the migration does (on
+databases with transactional DDL). ``status`` and ``check`` compare the checksums with
+the files to catch a revision edited after it was applied.
+
+This module must not import Alembic.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import getpass
+import hashlib
+import socket
+from dataclasses import dataclass
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from ..binds import Bind
+    from ..results import BindStatus
+    from ..results import Direction
+
+#: Directions whose checksum is the one the database vouches for.
+_VOUCHED: tuple[Direction, ...] = ("upgrade", "stamp", "acknowledge")
+
+
+_tables: dict[tuple[str | None, str], sa.Table] = {}
+
+
+def table(bind: Bind) -> sa.Table:
+    """The history table of ``bind`` (not created by this call)."""
+    key = (bind.version_table_schema, bind.history_table)
+    if key not in _tables:
+        # One Table per name, so SQLAlchemy compiles its INSERT once, not per step.
+        _tables[key] = _new_table(bind)
+    return _tables[key]
+
+
+def _new_table(bind: Bind) -> sa.Table:
+    return sa.Table(
+        bind.history_table,
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("revision", sa.String(64), nullable=False),
+        sa.Column("direction", sa.String(16), nullable=False),
+        sa.Column("checksum", sa.String(64)),
+        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("seconds", sa.Float),
+        sa.Column("host", sa.String(255)),
+        sa.Column("username", sa.String(255)),
+        schema=bind.version_table_schema,
+    )
+
+
+@functools.cache
+def _who() -> tuple[str | None, str]:
+    try:
+        user: str | None = getpass.getuser()
+    except Exception:  # no user name in this environment
+        user = None
+    return user, socket.gethostname()
+
+
+def checksum(path: str) -> str | None:
+    """SHA-256 of a revision file, or None when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def ensure(bind: Bind, connection: sa.Connection) -> None:
+    """Create the bind's history table if it is missing; commits."""
+    ensure_in(bind, connection)
+    connection.commit()
+
+
+def ensure_in(bind: Bind, connection: sa.Connection) -> None:
+    """Create the bind's history table if it is missing, in the caller's transaction."""
+    table(bind).create(connection, checkfirst=True)
+
+
+def write(
+    bind: Bind,
+    connection: sa.Connection,
+    *,
+    revision: str,
+    direction: Direction,
+    path: str | None,
+    seconds: float | None,
+) -> None:
+    """Add one row, on ``connection`` (inside the caller's transaction)."""
+    user, host = _who()
+    connection.execute(
+        _insert(table(bind)),
+        {
+            "revision": revision,
+            "direction": direction,
+            "checksum": checksum(path) if path else None,
+            "applied_at": datetime.datetime.now(datetime.timezone.utc),
+            "seconds": seconds,
+            "host": host,
+            "username": user,
+        },
+    )
+
+
+@functools.cache
+def _insert(history: sa.Table) -> sa.Insert:
+    """One INSERT per history table, reused for every row: compiled once, and without
+    fetching the new row's id back."""
+    return history.insert().inline()
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What the history says about one revision."""
+
+    revision: str
+    applied_at: datetime.datetime
+    checksum: str | None
+
+
+def read(bind: Bind, connection: sa.Connection | None = None) -> dict[str, Applied]:
+    """The latest vouched-for row per revision; {} when the bind keeps no history."""
+    if not bind.history:
+        return {}
+
+    def query(conn: sa.Connection) -> dict[str, Applied]:
+        if not sa.inspect(conn).has_table(
+            bind.history_table, schema=bind.version_table_schema
+        ):
+            return {}
+        t = table(bind)
+        rows = conn.execute(
+            sa.select(
+                t.c.revision, t.c.applied_at, t.c.checksum, t.c.direction
+            ).order_by(t.c.id)
+        )
+        latest: dict[str, Applied] = {}
+        applied_at: dict[str, datetime.datetime] = {}
+        for revision, at, digest, direction in rows:
+            if direction == "upgrade":
+                applied_at[revision] = at
+            if direction in _VOUCHED:
+                latest[revision] = Applied(
+                    revision, applied_at.get(revision, at), digest
+                )
+        return latest
+
+    if connection is not None:
+        return query(connection)
+    with bind.engine.connect() as conn:
+        return query(conn)
+
+
+def edited(applied: Applied | None, path: str) -> bool:
+    """Whether the file at ``path`` differs from what was applied (unknown: False)."""
+    if applied is None or applied.checksum is None:
+        return False  # adopted from elsewhere, or applied before history was kept
+    return checksum(path) != applied.checksum
+
+
+def annotate(bind: Bind, status: BindStatus) -> BindStatus:
+    """``status`` with applied-at times and edited revisions filled in from the history."""
+    try:
+        known = read(bind)
+    except sa.exc.SQLAlchemyError:
+        return status  # the status itself already read the database; history is extra
+    revisions = []
+    edited_ids = []
+    for item in status.revisions:
+        entry = known.get(item.revision.id) if item.applied else None
+        is_edited = edited(entry, item.revision.path)
+        if is_edited:
+            edited_ids.append(item.revision.id)
+        revisions.append(
+            replace(
+                item,
+                applied_at=entry.applied_at.isoformat() if entry else None,
+                edited=is_edited,
+            )
+        )
+    return replace(status, revisions=revisions, edited=tuple(edited_ids))

@@ -1,0 +1,7 @@
+"""A bind's revision files: read as text (:mod:`.files`), as a plain line of revisions
+(:mod:`.chain`), and as a revision graph (:mod:`.graph`).
+
+Reading a chain this way needs no revision file imported and, outside :mod:`.graph`,
+no Alembic at all: the fast answers of a no-op ``upgrade`` and a health check come from
+here.
+"""

@@ -1,0 +1,115 @@
+"""Writing a bind's revision files: init, revision (and autogenerate), merge."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Collection
+from collections.abc import Sequence
+from contextlib import redirect_stdout
+from typing import Any
+from typing import TYPE_CHECKING
+
+from alembic import command
+from alembic.util import rev_id as random_rev_id
+
+from ..results import Revision
+from ..results import RevisionResult
+from ..runtime import environment
+from ..runtime.errors import translate_errors
+from . import preflight
+
+if TYPE_CHECKING:
+    from ..binds import Bind
+    from ..settings import Settings
+
+
+def init(bind: Bind) -> bool:
+    """Create the bind's revision folder; return False when it existed already."""
+    if bind.directory.is_dir():
+        return False
+    bind.directory.mkdir(parents=True)
+    return True
+
+
+def revision(
+    bind: Bind,
+    settings: Settings,
+    *,
+    message: str | None = None,
+    autogenerate: bool = False,
+    head: str = "head",
+    splice: bool = False,
+    branch_label: str | None = None,
+    depends_on: Sequence[str] = (),
+    rev_id: str | None = None,
+    taken_ids: Collection[str] = (),
+    x_args: Sequence[str] = (),
+) -> RevisionResult:
+    """Write a new revision file for the bind, from the models when ``autogenerate``."""
+    preflight.check_script_template(settings)
+    config = environment.make_config(
+        bind, settings, x_args=x_args, autogenerate=autogenerate
+    )
+    with translate_errors(bind):
+        if branch_label:
+            preflight.check_branch_label(
+                bind, environment.revision_graph(bind, settings), branch_label
+            )
+        # Alembic announces post-write hooks on stdout whatever its quiet setting says.
+        with redirect_stdout(io.StringIO()):
+            written = command.revision(
+                config,
+                message=message,
+                autogenerate=autogenerate,
+                head=head,
+                splice=splice,
+                branch_label=branch_label,
+                depends_on=list(depends_on) or None,  # type: ignore[arg-type]  # takes a list too
+                rev_id=rev_id or new_rev_id(taken_ids),
+            )
+    return RevisionResult(bind.name, _revisions(written))
+
+
+def merge(
+    bind: Bind,
+    settings: Settings,
+    revisions: Sequence[str] = ("heads",),
+    *,
+    message: str | None = None,
+    branch_label: str | None = None,
+    rev_id: str | None = None,
+    taken_ids: Collection[str] = (),
+) -> RevisionResult:
+    """Write a revision that joins ``revisions`` (by default all heads) into one."""
+    preflight.check_script_template(settings)
+    config = environment.make_config(bind, settings)
+    with translate_errors(bind):
+        targets = list(revisions)
+        if targets == ["heads"]:
+            # Every head, including revisions that others only depend on.
+            targets = list(environment.script_directory(config).get_heads())
+            if len(targets) < 2:
+                return RevisionResult(bind.name, [])
+        written = command.merge(
+            config,
+            targets,
+            message=message,
+            branch_label=branch_label,
+            rev_id=rev_id or new_rev_id(taken_ids),
+        )
+    return RevisionResult(bind.name, _revisions(written))
+
+
+def new_rev_id(taken: Collection[str]) -> str:
+    """A fresh revision id that none of ``taken`` uses."""
+    while True:
+        candidate = random_rev_id()
+        if candidate not in taken:
+            return candidate
+
+
+def _revisions(written: Any) -> list[Revision]:
+    if written is None:
+        return []
+    scripts = written if isinstance(written, list) else [written]
+    return [Revision.from_script(s) for s in scripts if s is not None]

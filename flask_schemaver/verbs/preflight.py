@@ -1,0 +1,220 @@
+"""Checks made before anything changes: arguments, revision targets, the starting point.
+
+Every check here either passes or raises; none of them writes to a folder or a database.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING
+
+from ..exceptions import ConfigError
+from ..exceptions import MigrationError
+from ..exceptions import SchemaVerError
+from ..exceptions import UnknownRevision
+from ..exceptions import UsageError
+from ..runtime import environment
+from ..runtime.errors import translate_errors
+
+if TYPE_CHECKING:
+    from ..binds import Bind
+    from ..options import RunOptions
+    from ..script.graph import RevisionGraph
+    from ..settings import Settings
+
+_REV_ID = re.compile(r"[A-Za-z0-9_]+")
+_LABEL = re.compile(r"[A-Za-z_][\w-]*")
+#: Words that Alembic reads as targets, never as a revision id or label.
+_RESERVED = frozenset({"base", "head", "heads", "current"})
+
+
+def _relative(revision: str) -> bool:
+    return revision[:1] in ("+", "-") and revision[1:].isdigit()
+
+
+def preflight(bind: Bind, settings: Settings, options: RunOptions) -> None:
+    """Refuse a run on ``bind`` that is bad input, before any bind changes.
+
+    Only usage errors are raised here; an operational problem (a server that is down)
+    is left for the run itself to report, in that bind's own result.
+    """
+    check_arguments(bind, settings, options)
+    if options.sql:
+        return
+    try:
+        scripts = environment.revision_graph(bind, settings)
+        check_start(bind, scripts, options, environment.current_heads(bind))
+    except UsageError:
+        raise
+    except SchemaVerError:
+        pass
+
+
+def check_arguments(bind: Bind, settings: Settings, options: RunOptions) -> None:
+    """What can be told wrong from the arguments and the folders alone."""
+    verb, revision, sql, purge = (
+        options.verb,
+        options.revision,
+        options.sql,
+        options.purge,
+    )
+    if not os.path.isdir(settings.directory):
+        raise MigrationError(
+            f"there is no migrations folder at {settings.directory}; write revisions "
+            "with 'flask db migrate' (it makes the folder), or point "
+            "SCHEMAVER_DIRECTORY at the existing folder",
+            bind.name,
+        )
+    if sql and purge:
+        raise UsageError(
+            "--purge needs the live database; it cannot be used with --sql", bind.name
+        )
+    if sql and verb == "downgrade" and ":" not in revision:
+        raise UsageError(
+            "offline downgrade needs the revision to start from: give FROM:TO, "
+            "e.g. 'head:base'",
+            bind.name,
+        )
+    if sql and _relative(revision):
+        raise UsageError(
+            f"offline SQL cannot count {revision} from the database's revision: "
+            "give FROM:TO revision ids instead",
+            bind.name,
+        )
+
+
+def check_start(
+    bind: Bind, scripts: RevisionGraph, options: RunOptions, current: tuple[str, ...]
+) -> None:
+    """What can be told wrong from where the bind's database is.
+
+    ``scripts`` is the bind's :func:`~flask_schemaver.runtime.environment.revision_graph`.
+    """
+    verb, revision = options.verb, options.revision
+    with translate_errors(bind):
+        _check_known(bind, scripts, options, current)
+        if verb == "stamp" or not _relative(revision):
+            return
+        if len(current) > 1:
+            raise MigrationError(
+                f"the database is at several heads ({', '.join(current)}), so "
+                f"'{verb} {revision}' is ambiguous; name the branch to move, "
+                f"e.g. '{current[0]}@{revision}'",
+                bind.name,
+            )
+        steps = int(revision[1:])
+        if verb == "downgrade" and current:
+            applied = len(list(scripts.iterate_revisions(current[0], "base")))
+            if steps > applied:
+                raise UsageError(
+                    f"'downgrade {revision}' goes below base: only {applied} "
+                    "revision(s) are applied; downgrade to 'base' to undo them all",
+                    bind.name,
+                )
+        heads = scripts.get_heads()
+        if verb == "upgrade" and len(heads) == 1:
+            ahead = len(list(scripts.iterate_revisions(heads[0], current or "base")))
+            if steps > ahead:
+                raise UsageError(
+                    f"'upgrade {revision}' goes past the head: only {ahead} "
+                    "revision(s) are left to apply; upgrade to 'heads' to apply them all",
+                    bind.name,
+                )
+
+
+def _check_known(
+    bind: Bind, scripts: RevisionGraph, options: RunOptions, current: tuple[str, ...]
+) -> None:
+    """Refuse to start from revisions that no file has, unless purging."""
+    known = {s.revision for s in scripts.walk_revisions()}
+    missing = [rev for rev in current if rev not in known]
+    if not missing or options.purge:
+        return
+    stamp = f"'flask db stamp --bind {bind.name} --purge REVISION'"
+    fix = (
+        f"run {stamp}"
+        if options.verb == "stamp"
+        else f"restore the file, or record where the database really is with {stamp}"
+    )
+    raise MigrationError(
+        f"the database is at {', '.join(missing)}, which no revision file in "
+        f"{bind.directory} has; {fix}",
+        bind.name,
+    )
+
+
+def at_target(
+    bind: Bind, scripts: RevisionGraph, options: RunOptions, current: tuple[str, ...]
+) -> bool:
+    """Whether the bind is already where ``options.revision`` would take it."""
+    verb, revision, purge = options.verb, options.revision, options.purge
+    if verb == "downgrade":
+        return not current and (revision == "base" or revision.startswith("-"))
+    if purge or revision[:1] in ("+", "-") or ":" in revision:
+        return False
+    with translate_errors(bind):
+        if revision in ("head", "heads"):
+            target = set(scripts.get_heads())
+        else:
+            target = {s.revision for s in scripts.get_revisions(revision) if s}
+    return set(current) == target
+
+
+def validate_target(bind: Bind, settings: Settings, revision: str) -> None:
+    """Raise :class:`UnknownRevision` when ``revision`` names nothing in the bind."""
+    if revision[:1] in ("+", "-") or ":" in revision:
+        return
+    if revision in ("head", "heads", "base"):
+        return
+    if "@" in revision and revision.split("@", 1)[1][:1] in ("+", "-"):
+        # label@-1 and friends: the label must exist
+        revision = revision.split("@", 1)[0] + "@head"
+    scripts = environment.revision_graph(bind, settings)
+    try:
+        with translate_errors(bind):
+            scripts.get_revisions(revision)
+    except UnknownRevision:
+        raise
+    except SchemaVerError:
+        return  # not a problem with the argument; the run itself will report it
+
+
+def check_rev_id(rev_id: str) -> None:
+    """Refuse a revision id that cannot be part of a file name or a revision target."""
+    if not _REV_ID.fullmatch(rev_id):
+        raise UsageError(
+            f"--rev-id {rev_id!r} may only hold letters, digits and underscores"
+        )
+    if rev_id in _RESERVED:
+        raise UsageError(
+            f"--rev-id {rev_id!r} is a word Alembic reads as a target; choose another id"
+        )
+
+
+def check_branch_label(bind: Bind, scripts: RevisionGraph, label: str) -> None:
+    """Refuse a branch label that cannot be used as a target, or is taken."""
+    if not _LABEL.fullmatch(label) or label in _RESERVED:
+        raise UsageError(
+            f"--branch-label {label!r} must start with a letter or '_' and hold only "
+            "letters, digits, '_' and '-', and not be base, head, heads or current",
+            bind.name,
+        )
+    owner = environment.label_owner(scripts, label)
+    if owner is not None:
+        raise UsageError(
+            f"branch label {label!r} is already used by revision {owner}; "
+            "choose another --branch-label",
+            bind.name,
+        )
+
+
+def check_script_template(settings: Settings) -> None:
+    """Refuse to write a revision from a template that is not there."""
+    path = settings.script_template
+    if path is not None and not os.path.isfile(path):
+        raise ConfigError(
+            f"SCHEMAVER_SCRIPT_TEMPLATE {path!r} is not a file; point it at a Mako "
+            "template such as migrations/script.py.mako, or remove the setting to use "
+            "flask_schemaver's own"
+        )

@@ -1,0 +1,193 @@
+"""Upgrade, downgrade and stamp on one bind: under its lock, one transaction per
+revision, each step recorded in the bind's history and reported as it is committed."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any
+from typing import TYPE_CHECKING
+
+from alembic import command
+from alembic.config import Config
+
+from ..results import RunResult
+from ..results import Step
+from ..runtime import environment
+from ..runtime import history
+from ..runtime import locking
+from ..runtime.errors import translate_errors
+from . import preflight
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from alembic.runtime.migration import MigrationContext
+    from alembic.runtime.migration import MigrationInfo
+
+    from ..binds import Bind
+    from ..options import RunOptions
+    from ..options import StepCallback
+    from ..results import Direction
+    from ..script.graph import RevisionGraph
+    from ..settings import Settings
+
+_COMMANDS: dict[str, Callable[..., None]] = {
+    "upgrade": command.upgrade,
+    "downgrade": command.downgrade,
+    "stamp": command.stamp,
+}
+
+
+class _Tracker:
+    """Follows the steps of one run: which is running, how long each took."""
+
+    def __init__(self, bind: Bind, on_step: StepCallback | None) -> None:
+        self.bind = bind
+        self.on_step = on_step
+        self.steps: list[Step] = []
+        self.running: MigrationInfo | None = None
+        self.started = time.perf_counter()
+
+    def start(self, info: MigrationInfo) -> None:
+        self.running = info
+        self.started = time.perf_counter()
+
+    def applied(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
+        script: Any = step.up_revision
+        done = Step(
+            bind=self.bind.name,
+            source=tuple(step.source_revision_ids),
+            destination=tuple(step.destination_revision_ids),
+            revision=script.revision if script is not None else "",
+            message=(script.doc or "") if script is not None else "",
+            is_upgrade=step.is_upgrade,
+            is_stamp=step.is_stamp,
+            seconds=time.perf_counter() - self.started,
+        )
+        self.running = None
+        if self.bind.history and not ctx.as_sql and script is not None:
+            # In the migration's own transaction: the row exists when the step does.
+            history.write(
+                self.bind,
+                ctx.connection,  # type: ignore[arg-type]
+                revision=done.revision,
+                direction=_direction(done),
+                path=script.path,
+                seconds=done.seconds,
+            )
+        self.steps.append(done)
+        if self.on_step is not None:
+            self.on_step(done)
+
+    def describe_running(self) -> tuple[str, str] | None:
+        """The revision that was running: its id, and e.g. ``upgrade of revision 1a2b
+        ('add email')``."""
+        info = self.running
+        if info is None:
+            return None
+        script: Any = info.up_revision
+        if script is None:
+            return None
+        verb = "upgrade" if info.is_upgrade else "downgrade"
+        return script.revision, f"{verb} of revision {script.revision} ({script.doc!r})"
+
+
+def _direction(step: Step) -> Direction:
+    if step.is_stamp:
+        # Stamping down vouches for nothing: only stamps up count as applied.
+        return "stamp" if step.is_upgrade else "stamp-down"
+    return "upgrade" if step.is_upgrade else "downgrade"
+
+
+def run(bind: Bind, settings: Settings, options: RunOptions) -> RunResult:
+    """Run ``options.verb`` to ``options.revision`` on the bind's database."""
+    preflight.check_arguments(bind, settings, options)
+    tracker = _Tracker(bind, options.on_step)
+
+    def configure(**extra: Any) -> Config:
+        return environment.make_config(
+            bind,
+            settings,
+            x_args=options.x_args,
+            on_version_apply=tracker.applied,
+            on_step_start=tracker.start,
+            **extra,
+        )
+
+    if options.sql:
+        return _offline(bind, options, tracker, configure)
+    before = environment.current_heads(bind)
+    # Read once: the files do not change until Alembic runs them.
+    scripts = environment.revision_graph(bind, settings)
+    preflight.check_start(bind, scripts, options, before)
+    if preflight.at_target(bind, scripts, options, before):
+        return RunResult(bind.name, before, before, note="nothing to do")
+    with (
+        translate_errors(bind, tracker.describe_running),
+        bind.engine.connect() as connection,
+    ):
+        guard = (
+            locking.hold(
+                bind, connection, timeout=settings.lock_timeout, on_wait=options.on_wait
+            )
+            if bind.lock
+            else nullcontext()
+        )
+        with guard:
+            return _online(bind, options, tracker, configure, connection, scripts)
+
+
+def _offline(
+    bind: Bind,
+    options: RunOptions,
+    tracker: _Tracker,
+    configure: Callable[..., Config],
+) -> RunResult:
+    buffer = io.StringIO()
+    with translate_errors(bind, tracker.describe_running):
+        _COMMANDS[options.verb](
+            configure(output_buffer=buffer), options.revision, **_keywords(options)
+        )
+    return RunResult(bind.name, (), (), tracker.steps, sql=buffer.getvalue())
+
+
+def _online(
+    bind: Bind,
+    options: RunOptions,
+    tracker: _Tracker,
+    configure: Callable[..., Config],
+    connection: sa.Connection,
+    scripts: RevisionGraph,
+) -> RunResult:
+    """The run itself, on ``connection``, once the bind's lock is held."""
+    if bind.history:
+        history.ensure(bind, connection)
+    # Another process may have migrated the bind while this one waited.
+    before = environment.current_heads(bind, connection)
+    if preflight.at_target(bind, scripts, options, before):
+        return RunResult(
+            bind.name,
+            before,
+            before,
+            note="nothing to do: another process migrated it meanwhile",
+        )
+    keywords = _keywords(options)
+    del keywords["sql"]
+    environment.run_online(
+        _COMMANDS[options.verb],
+        configure(connection=connection),
+        options.revision,
+        **keywords,
+    )
+    after = environment.current_heads(bind, connection)
+    return RunResult(bind.name, before, after, tracker.steps)
+
+
+def _keywords(options: RunOptions) -> dict[str, Any]:
+    """The keyword arguments of Alembic's command for ``options``."""
+    keywords: dict[str, Any] = {"sql": options.sql, "tag": options.tag}
+    if options.verb == "stamp":
+        keywords["purge"] = options.purge
+    return keywords
