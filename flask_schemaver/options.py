@@ -45,6 +45,33 @@ class RunKeywords(TypedDict, total=False):
     on_wait: WaitCallback | None
 
 
+class RevisionKeywords(TypedDict, total=False):
+    """The keyword arguments of ``revision`` (and, but ``autogenerate``, ``migrate``)."""
+
+    #: Write the operations that bring the database to the models.
+    autogenerate: bool
+    #: The revision to build on; ``head`` by default.
+    head: str
+    #: Allow building on a revision that is not a head.
+    splice: bool
+    #: A label for the branch the revision starts.
+    branch_label: str | None
+    #: Revisions the new one depends on.
+    depends_on: Sequence[str]
+    #: The revision id, instead of a generated one.
+    rev_id: str | None
+    #: ``key=value`` arguments for ``context.get_x_argument()``.
+    x_args: Sequence[str]
+
+
+def check_keywords(function: str, given: Mapping[str, Any], allowed: type[Any]) -> None:
+    """Raise :class:`TypeError`, as Python would, for a keyword ``allowed`` (a
+    TypedDict) does not name."""
+    for name in given:
+        if name not in allowed.__annotations__:
+            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
+
+
 #: Keywords that only some verbs take; the others take every keyword.
 _ONLY: dict[str, tuple[str, ...]] = {
     "all_binds": ("downgrade", "stamp"),
@@ -91,10 +118,9 @@ class RunOptions:
     ) -> RunOptions:
         """The options of ``verb`` called with ``bind`` and ``keywords``; a keyword
         the verb does not take is a :class:`TypeError`, as for any function."""
+        check_keywords(verb, keywords, RunKeywords)
         for name in keywords:
-            if name not in RunKeywords.__annotations__ or verb not in _ONLY.get(
-                name, (verb,)
-            ):
+            if verb not in _ONLY.get(name, (verb,)):
                 raise TypeError(f"{verb}() got an unexpected keyword argument {name!r}")
         values = dict(keywords)
         values["x_args"] = tuple(values.get("x_args", ()))

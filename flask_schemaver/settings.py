@@ -125,86 +125,102 @@ class Settings:
 
     @classmethod
     def from_app(cls, app: Flask, options: Mapping[str, Any]) -> Settings:
-        """Fill in defaults on ``app.config`` and read the settings back."""
+        """Fill in defaults on ``app.config`` and read the settings back, checked."""
         for name, value in options.items():
             app.config.setdefault(option_key(name), value)
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         config = app.config
-
-        directory = os.fspath(config["SCHEMAVER_DIRECTORY"])
-        context = _mapping(config, "SCHEMAVER_CONTEXT")
-        binds = _mapping(config, "SCHEMAVER_BINDS")
-        for name, overrides in binds.items():
-            if not isinstance(overrides, Mapping):
-                raise ConfigError(
-                    f"SCHEMAVER_BINDS[{name!r}] must be a dict of options, "
-                    f"not {type(overrides).__name__}"
-                )
-            unknown = set(overrides) - BIND_OPTIONS
-            if unknown:
-                raise ConfigError(
-                    f"SCHEMAVER_BINDS[{name!r}] has unknown option(s) "
-                    f"{', '.join(sorted(unknown))}; allowed: {', '.join(sorted(BIND_OPTIONS))}"
-                )
-        hooks = config["SCHEMAVER_POST_WRITE_HOOKS"]
-        if not isinstance(hooks, (list, tuple)) or not all(
-            isinstance(h, Mapping) and "name" in h and "type" in h for h in hooks
-        ):
-            raise ConfigError(
-                "SCHEMAVER_POST_WRITE_HOOKS must be a list of dicts, each with at least "
-                "'name' and 'type' keys, e.g. "
-                "[{'name': 'ruff', 'type': 'exec', 'executable': 'ruff', "
-                "'options': 'format REVISION_SCRIPT_FILENAME'}]"
-            )
-        file_template = str(config["SCHEMAVER_FILE_TEMPLATE"])
-        if not re.search(r"(?<!%)%\(rev\)s", file_template):
-            raise ConfigError(
-                f"SCHEMAVER_FILE_TEMPLATE {file_template!r} must contain %(rev)s (with "
-                "one % sign), or revision files would overwrite each other"
-            )
-        slug = config["SCHEMAVER_TRUNCATE_SLUG_LENGTH"]
-        if slug is not None and (not isinstance(slug, int) or slug < 1):
-            raise ConfigError(
-                "SCHEMAVER_TRUNCATE_SLUG_LENGTH must be a positive integer"
-            )
-        timeout = config["SCHEMAVER_LOCK_TIMEOUT"]
-        if timeout is not None and (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or timeout < 0
-        ):
-            raise ConfigError(
-                "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds, or None to wait forever"
-            )
-        script_template = config["SCHEMAVER_SCRIPT_TEMPLATE"]
-        if script_template is not None:
-            if not isinstance(script_template, (str, os.PathLike)):
-                raise ConfigError(
-                    "SCHEMAVER_SCRIPT_TEMPLATE must be the path of a Mako template "
-                    "such as 'migrations/script.py.mako', or None"
-                )
-            script_template = os.path.abspath(os.fspath(script_template))
-        jobs = config["SCHEMAVER_JOBS"]
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-            raise ConfigError("SCHEMAVER_JOBS must be a whole number, 1 or more")
+        # Checked in this order, so that the first bad key is the one reported.
         return cls(
+            directory=os.path.abspath(os.fspath(config["SCHEMAVER_DIRECTORY"])),
+            context=_mapping(config, "SCHEMAVER_CONTEXT"),
+            binds=_bind_options(_mapping(config, "SCHEMAVER_BINDS")),
+            post_write_hooks=_hooks(config["SCHEMAVER_POST_WRITE_HOOKS"]),
+            file_template=_file_template(config["SCHEMAVER_FILE_TEMPLATE"]),
+            truncate_slug_length=_slug_length(config["SCHEMAVER_TRUNCATE_SLUG_LENGTH"]),
+            lock_timeout=_lock_timeout(config["SCHEMAVER_LOCK_TIMEOUT"]),
+            script_template=_script_template(config["SCHEMAVER_SCRIPT_TEMPLATE"]),
+            jobs=_jobs(config["SCHEMAVER_JOBS"]),
             lint=_lint_levels(config["SCHEMAVER_LINT"]),
             history=bool(config["SCHEMAVER_HISTORY"]),
-            jobs=jobs,
             lock=bool(config["SCHEMAVER_LOCK"]),
-            lock_timeout=timeout,
-            directory=os.path.abspath(directory),
             command=str(config["SCHEMAVER_COMMAND"]),
-            context=context,
-            binds=binds,
             skip_empty=bool(config["SCHEMAVER_SKIP_EMPTY"]),
-            file_template=file_template,
             timezone=config["SCHEMAVER_TIMEZONE"],
-            truncate_slug_length=slug,
-            post_write_hooks=tuple(hooks),
-            script_template=script_template,
         )
+
+
+def _bind_options(binds: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+    for name, overrides in binds.items():
+        if not isinstance(overrides, Mapping):
+            raise ConfigError(
+                f"SCHEMAVER_BINDS[{name!r}] must be a dict of options, "
+                f"not {type(overrides).__name__}"
+            )
+        unknown = set(overrides) - BIND_OPTIONS
+        if unknown:
+            raise ConfigError(
+                f"SCHEMAVER_BINDS[{name!r}] has unknown option(s) "
+                f"{', '.join(sorted(unknown))}; allowed: {', '.join(sorted(BIND_OPTIONS))}"
+            )
+    return binds
+
+
+def _hooks(hooks: Any) -> tuple[Mapping[str, str], ...]:
+    if not isinstance(hooks, (list, tuple)) or not all(
+        isinstance(h, Mapping) and "name" in h and "type" in h for h in hooks
+    ):
+        raise ConfigError(
+            "SCHEMAVER_POST_WRITE_HOOKS must be a list of dicts, each with at least "
+            "'name' and 'type' keys, e.g. "
+            "[{'name': 'ruff', 'type': 'exec', 'executable': 'ruff', "
+            "'options': 'format REVISION_SCRIPT_FILENAME'}]"
+        )
+    return tuple(hooks)
+
+
+def _file_template(value: Any) -> str:
+    template = str(value)
+    if not re.search(r"(?<!%)%\(rev\)s", template):
+        raise ConfigError(
+            f"SCHEMAVER_FILE_TEMPLATE {template!r} must contain %(rev)s (with "
+            "one % sign), or revision files would overwrite each other"
+        )
+    return template
+
+
+def _slug_length(value: Any) -> int | None:
+    if value is not None and (not isinstance(value, int) or value < 1):
+        raise ConfigError("SCHEMAVER_TRUNCATE_SLUG_LENGTH must be a positive integer")
+    return value
+
+
+def _lock_timeout(value: Any) -> float | None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
+    ):
+        raise ConfigError(
+            "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds, or None to wait forever"
+        )
+    return value
+
+
+def _script_template(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(
+            "SCHEMAVER_SCRIPT_TEMPLATE must be the path of a Mako template "
+            "such as 'migrations/script.py.mako', or None"
+        )
+    return os.path.abspath(os.fspath(value))
+
+
+def _jobs(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError("SCHEMAVER_JOBS must be a whole number, 1 or more")
+    return value
 
 
 def _mapping(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:

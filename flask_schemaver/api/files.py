@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from typing import TYPE_CHECKING
 
 from ..exceptions import RunFailed
@@ -12,7 +11,10 @@ from ..exceptions import UsageError
 from .base import BindAPI
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..binds import BindNames
+    from ..options import RevisionKeywords
     from ..results import Revision
     from ..results import RevisionResult
 
@@ -35,36 +37,30 @@ class FilesAPI(BindAPI):
         self,
         message: str | None = None,
         bind: BindNames = None,
-        *,
-        autogenerate: bool = False,
-        head: str = "head",
-        splice: bool = False,
-        branch_label: str | None = None,
-        depends_on: Sequence[str] = (),
-        rev_id: str | None = None,
-        x_args: Sequence[str] = (),
+        **options: Unpack[RevisionKeywords],
     ) -> list[RevisionResult]:
         """Write a new revision for each bind named (all binds when autogenerating).
 
         :param message: the revision's message, also the end of its file name.
         :param bind: a bind name, several, or None for every bind; an empty revision
             is written for one bind at a time.
-        :param autogenerate: write the operations that bring the database to the
-            models.
-        :param head: the revision to build on.
-        :param splice: allow building on a revision that is not a head.
-        :param branch_label: a label for the branch this revision starts.
-        :param depends_on: revisions this one depends on.
-        :param rev_id: the revision id, instead of a generated one.
-        :param x_args: ``key=value`` arguments for ``context.get_x_argument()``.
+        :param options: ``autogenerate`` (write the operations that bring the
+            database to the models), ``head`` (the revision to build on), ``splice``
+            (allow building on a revision that is not a head), ``branch_label``,
+            ``depends_on``, ``rev_id`` (instead of a generated one) and ``x_args``
+            (for ``context.get_x_argument()``).
         :return: one result per bind, with the files written.
         :raises RunFailed: when some binds failed; it carries what the others wrote.
         """
+        from ..options import check_keywords
+        from ..options import RevisionKeywords
         from ..results import RevisionResult
         from ..verbs import files
 
+        check_keywords("revision", options, RevisionKeywords)
         binds = self.select(bind)
-        if len(binds) > 1 and not autogenerate:
+        rev_id = options.get("rev_id")
+        if len(binds) > 1 and not options.get("autogenerate"):
             raise UsageError(
                 "an empty revision is written for one bind at a time; name it with "
                 f"--bind (binds: {', '.join(self.binds)})"
@@ -72,23 +68,11 @@ class FilesAPI(BindAPI):
         if len(binds) > 1 and rev_id:
             raise UsageError("--rev-id names one revision; use it with a single --bind")
         taken = self._taken_ids(rev_id)
-        state = self._state()
+        settings = self._state().settings
         results = []
         for b in binds:
             try:
-                result = files.revision(
-                    b,
-                    state.settings,
-                    message=message,
-                    autogenerate=autogenerate,
-                    head=head,
-                    splice=splice,
-                    branch_label=branch_label,
-                    depends_on=depends_on,
-                    rev_id=rev_id,
-                    taken_ids=taken,
-                    x_args=x_args,
-                )
+                result = files.revision(b, settings, message, options, taken)
             except SchemaVerError as exc:
                 if len(binds) == 1:
                     raise
@@ -105,23 +89,18 @@ class FilesAPI(BindAPI):
         self,
         message: str | None = None,
         bind: BindNames = None,
-        *,
-        rev_id: str | None = None,
-        x_args: Sequence[str] = (),
-        **options: Any,
+        **options: Unpack[RevisionKeywords],
     ) -> list[RevisionResult]:
         """Autogenerate one revision per bind whose models differ from its database.
 
         :param message: the revisions' message.
         :param bind: a bind name, several, or None for every bind.
-        :param rev_id: the revision id, with a single bind.
-        :param x_args: ``key=value`` arguments for ``context.get_x_argument()``.
-        :param options: any other keyword of :meth:`revision`.
+        :param options: any keyword of :meth:`revision`; ``rev_id`` needs a single
+            bind.
         :return: one result per bind; a bind whose models match has no revisions.
         """
-        return self.revision(
-            message, bind, autogenerate=True, rev_id=rev_id, x_args=x_args, **options
-        )
+        options["autogenerate"] = True
+        return self.revision(message, bind, **options)
 
     def merge(
         self,

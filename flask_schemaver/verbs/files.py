@@ -20,6 +20,7 @@ from . import preflight
 
 if TYPE_CHECKING:
     from ..binds import Bind
+    from ..options import RevisionKeywords
     from ..settings import Settings
 
 
@@ -34,26 +35,24 @@ def init(bind: Bind) -> bool:
 def revision(
     bind: Bind,
     settings: Settings,
-    *,
-    message: str | None = None,
-    autogenerate: bool = False,
-    head: str = "head",
-    splice: bool = False,
-    branch_label: str | None = None,
-    depends_on: Sequence[str] = (),
-    rev_id: str | None = None,
+    message: str | None,
+    options: RevisionKeywords,
     taken_ids: Collection[str] = (),
-    x_args: Sequence[str] = (),
 ) -> RevisionResult:
-    """Write a new revision file for the bind, from the models when ``autogenerate``."""
+    """Write a new revision file for the bind, from the models when autogenerating.
+
+    A generated id is one that none of ``taken_ids`` uses.
+    """
     preflight.check_script_template(settings)
+    autogenerate = options.get("autogenerate", False)
     config = environment.make_config(
-        bind, settings, x_args=x_args, autogenerate=autogenerate
+        bind, settings, x_args=options.get("x_args", ()), autogenerate=autogenerate
     )
+    label = options.get("branch_label")
     with translate_errors(bind):
-        if branch_label:
+        if label:
             preflight.check_branch_label(
-                bind, environment.revision_graph(bind, settings), branch_label
+                bind, environment.revision_graph(bind, settings), label
             )
         # Alembic announces post-write hooks on stdout whatever its quiet setting says.
         with redirect_stdout(io.StringIO()):
@@ -61,11 +60,11 @@ def revision(
                 config,
                 message=message,
                 autogenerate=autogenerate,
-                head=head,
-                splice=splice,
-                branch_label=branch_label,
-                depends_on=list(depends_on) or None,  # type: ignore[arg-type]  # takes a list too
-                rev_id=rev_id or new_rev_id(taken_ids),
+                head=options.get("head", "head"),
+                splice=options.get("splice", False),
+                branch_label=label,
+                depends_on=list(options.get("depends_on", ())) or None,  # type: ignore[arg-type]  # takes a list too
+                rev_id=options.get("rev_id") or new_rev_id(taken_ids),
             )
     return RevisionResult(bind.name, _revisions(written))
 
