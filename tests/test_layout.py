@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 from pathlib import Path
 
 import click
@@ -238,3 +239,19 @@ def test_public_names() -> None:
     assert set(flask_schemaver.__all__) <= set(dir(flask_schemaver))
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         flask_schemaver.nothing  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_public_methods_document_their_parameters() -> None:
+    """Every public method of SchemaVer says what each of its parameters is."""
+    undocumented = []
+    for name in dir(flask_schemaver.SchemaVer):
+        method = getattr(flask_schemaver.SchemaVer, name)
+        if name.startswith("_") or not callable(method):
+            continue
+        doc = method.__doc__ or ""
+        if not doc.strip():
+            undocumented.append(name)
+        for parameter in inspect.signature(method).parameters:
+            if parameter != "self" and f":param {parameter}:" not in doc:
+                undocumented.append(f"{name}({parameter})")
+    assert undocumented == []
