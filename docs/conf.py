@@ -109,8 +109,10 @@ def resolve_type_target(app, env, node, contnode):
     if target is None:
         return None
     node["reftarget"] = target
+    # "obj" finds any kind of object: an annotation asks for a class, but the target
+    # may be a type alias (py:type), which older Sphinx finds only by its own role.
     found = env.get_domain("py").resolve_xref(
-        env, node["refdoc"], app.builder, node["reftype"], target, node, contnode
+        env, node["refdoc"], app.builder, "obj", target, node, contnode
     )
     # None lets intersphinx, which runs next, look the new target up elsewhere.
     return found
