@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .results import Step
     from .results import Verb
 
-#: Called with each migration step as soon as it is committed.
+#: Called with a migration step: as it starts, or once it is committed.
 StepCallback = Callable[["Step"], None]
 #: Called while a process waits for a bind's migration lock.
 WaitCallback = Callable[["LockWait"], None]
@@ -41,6 +41,7 @@ class RunKeywords(TypedDict, total=False):
     all_binds: bool
     confirm: bool
     purge: bool
+    on_start: StepCallback | None
     on_step: StepCallback | None
     on_wait: WaitCallback | None
 
@@ -77,6 +78,7 @@ _ONLY: dict[str, tuple[str, ...]] = {
     "all_binds": ("downgrade", "stamp"),
     "confirm": ("downgrade", "stamp"),
     "purge": ("stamp",),
+    "on_start": ("upgrade", "downgrade"),
     "on_step": ("upgrade", "downgrade"),
 }
 
@@ -107,7 +109,10 @@ class RunOptions:
     confirm: bool = False
     #: Empty the version table before stamping.
     purge: bool = False
-    #: Called with each step as soon as it is committed.
+    #: Called with each step just before it runs (its ``seconds`` are 0).
+    on_start: StepCallback | None = dataclasses.field(default=None, compare=False)
+    #: Called with each step once it is committed, never before: what it prints
+    #: cannot change what happens to the database.
     on_step: StepCallback | None = dataclasses.field(default=None, compare=False)
     #: Called while waiting for a bind's migration lock.
     on_wait: WaitCallback | None = dataclasses.field(default=None, compare=False)

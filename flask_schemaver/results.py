@@ -58,11 +58,18 @@ class Revision:
     is_merge_point: bool
     #: The file's whole docstring (message, revision id, create date, ...).
     docstring: str
+    #: The revisions that build on this one (name it as a ``down_revision``).
+    next_revisions: tuple[str, ...] = ()
+    #: The revisions that only depend on this one (``depends_on``); a head with
+    #: dependents is an "effective head".
+    dependents: tuple[str, ...] = ()
 
     @classmethod
     def from_script(cls, script: ScriptLike) -> Revision:
         """The revision an Alembic ``Script`` (or a revision read as text) describes."""
         return cls(
+            next_revisions=tuple(sorted(script.nextrev)),
+            dependents=tuple(sorted(script._all_nextrev - script.nextrev)),
             id=script.revision,
             down_revisions=_ids(script.down_revision),
             message=script.doc or "",

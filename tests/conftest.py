@@ -1,83 +1,22 @@
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask_sqlalchemy import SQLAlchemy
 
 from flask_schemaver import SchemaVer
+from flask_schemaver.testing.databases import ThrowawayDatabases
+from helpers import AppMaker
+from helpers import MakeDatabase
+from helpers import MYSQL_URL
+from helpers import POSTGRESQL_URL
 
-POSTGRESQL_URL = os.environ.get(
-    "SCHEMAVER_TEST_POSTGRESQL_URL",
-    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-)
-MYSQL_URL = os.environ.get(
-    "SCHEMAVER_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
-)
-
-#: Tables per bind key, as (name, extra column names). Every table gets an id column.
-Tables = dict[str | None, dict[str, list[str]]]
-
-
-def define_tables(db: SQLAlchemy, tables: Tables) -> None:
-    """Add tables to the metadata of each bind, the way models would."""
-    for key, named in tables.items():
-        for name, columns in named.items():
-            db.Table(
-                name,
-                sa.Column("id", sa.Integer, primary_key=True),
-                *(sa.Column(c, sa.String(50)) for c in columns),
-                bind_key=key,
-            )
-
-
-class AppMaker:
-    """Builds a fresh Flask app per call, rooted at a test's tmp_path."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.migrations = tmp_path / "migrations"
-        self.built: list[tuple[Flask, SQLAlchemy]] = []
-
-    def dispose(self) -> None:
-        """Close every pooled connection of the apps built, so no database stays in use."""
-        for app, db in self.built:
-            with app.app_context():
-                for engine in db.engines.values():
-                    engine.dispose()
-
-    def sqlite(self, name: str) -> str:
-        return f"sqlite:///{self.tmp_path / name}.db"
-
-    def __call__(
-        self,
-        uri: str | None = "default",
-        binds: dict[str, str] | None = None,
-        tables: Tables | None = None,
-        **config: Any,
-    ) -> Flask:
-        app = Flask("test_" + uuid.uuid4().hex[:6], root_path=str(self.tmp_path))
-        if uri == "default":
-            uri = self.sqlite("main")
-        if uri is not None:
-            app.config["SQLALCHEMY_DATABASE_URI"] = uri
-        app.config["SQLALCHEMY_BINDS"] = binds or {}
-        app.config["SCHEMAVER_DIRECTORY"] = str(self.migrations)
-        app.config.update(config)
-        db = SQLAlchemy()
-        define_tables(db, tables if tables is not None else {None: {"user": ["name"]}})
-        db.init_app(app)
-        self.schemaver = SchemaVer(app, db)
-        self.db = db
-        self.built.append((app, db))
-        return app
+# Still importable from here, as test modules did before helpers.py.
+__all__ = ["MYSQL_URL", "POSTGRESQL_URL", "AppMaker"]
 
 
 @pytest.fixture
@@ -127,38 +66,54 @@ def mysql_server() -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-def _database_factory(
-    server: sa.Engine, base_url: str, quote: str
-) -> Iterator[Callable[[], str]]:
-    created: list[str] = []
+@pytest.fixture(scope="session")
+def throwaway_databases(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ThrowawayDatabases, Path]]:
+    """The package's own throwaway databases: every one made in this run is dropped
+    at its end. With the folder for SQLite files ``acquire`` asks for (not used:
+    the suite asks for server databases only)."""
+    databases = ThrowawayDatabases()
+    yield databases, tmp_path_factory.mktemp("throwaway") / "unused.db"
+    databases.close()
+
+
+def _new_database(
+    throwaway: tuple[ThrowawayDatabases, Path], base_url: str
+) -> MakeDatabase:
+    databases, sqlite_file = throwaway
 
     def create() -> str:
-        name = f"schemaver_test_{uuid.uuid4().hex[:12]}"
-        with server.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {quote}{name}{quote}"))
-        created.append(name)
-        return (
-            sa.make_url(base_url)
-            .set(database=name)
-            .render_as_string(hide_password=False)
-        )
+        url = databases.acquire(sa.make_url(base_url), sqlite_file, "default")
+        return url.render_as_string(hide_password=False)
 
-    yield create
-    for name in created:
-        with server.connect() as conn:
-            if server.dialect.name == "postgresql":
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            else:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+    return create
 
 
 @pytest.fixture
-def postgresql_db(postgresql_server: sa.Engine) -> Iterator[Callable[[], str]]:
-    """Call to create a uniquely named PostgreSQL database; returns its URL."""
-    yield from _database_factory(postgresql_server, POSTGRESQL_URL, '"')
+def postgresql_db(
+    postgresql_server: sa.Engine,
+    throwaway_databases: tuple[ThrowawayDatabases, Path],
+) -> MakeDatabase:
+    """Call to create a uniquely named, empty PostgreSQL database; returns its URL."""
+    return _new_database(throwaway_databases, POSTGRESQL_URL)
 
 
 @pytest.fixture
-def mysql_db(mysql_server: sa.Engine) -> Iterator[Callable[[], str]]:
-    """Call to create a uniquely named MariaDB database; returns its URL."""
-    yield from _database_factory(mysql_server, MYSQL_URL, "`")
+def mysql_db(
+    mysql_server: sa.Engine,
+    throwaway_databases: tuple[ThrowawayDatabases, Path],
+) -> MakeDatabase:
+    """Call to create a uniquely named, empty MariaDB database; returns its URL."""
+    return _new_database(throwaway_databases, MYSQL_URL)
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind in turn: a SQLite file (``main.db`` in
+    tmp_path), one on PostgreSQL, one on MariaDB; the server ones carry its marker."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'main.db'}"
+    request.applymarker(getattr(pytest.mark, request.param))
+    make_database: MakeDatabase = request.getfixturevalue(f"{request.param}_db")
+    return make_database()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import textwrap
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -28,9 +27,6 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from conftest import AppMaker
-from conftest import MYSQL_URL
-from conftest import POSTGRESQL_URL
 from flask_schemaver import ConfigError
 from flask_schemaver import DatabaseError
 from flask_schemaver import MigrationError
@@ -41,13 +37,18 @@ from flask_schemaver import SchemaVerError
 from flask_schemaver import UnknownBind
 from flask_schemaver import UnknownRevision
 from flask_schemaver import UsageError
+from helpers import AppMaker
+from helpers import MakeDatabase
+from helpers import MYSQL_URL
+from helpers import POSTGRESQL_URL
+from helpers import set_bodies
+from helpers import TWO_BINDS
+from helpers import write_revision_file
 
 #: A fragment the error line must hold: plain text, or a pattern to search for.
 Says = str | re.Pattern[str]
 #: The exception an API call must raise: a class, or (RunFailed, class of each error).
 Raises = type[Exception] | tuple[type[RunFailed], type[SchemaVerError]]
-
-TWO_BINDS = {None: {"user": ["name"]}, "analytics": {"pageview": ["path"]}}
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +71,6 @@ class Project(AppMaker):
 
     def __init__(self, tmp_path: Path) -> None:
         super().__init__(tmp_path)
-        self.apps: list[tuple[Flask, SQLAlchemy]] = []
         self.watched: list[str] = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> Flask:
@@ -79,20 +79,11 @@ class Project(AppMaker):
         return app
 
     def add(self, app: Flask, db: SQLAlchemy) -> None:
-        self.apps.append((app, db))
+        if (app, db) not in self.built:
+            self.built.append((app, db))
         urls = [app.config.get("SQLALCHEMY_DATABASE_URI")]
         urls += list((app.config.get("SQLALCHEMY_BINDS") or {}).values())
         self.watched += [u for u in urls if u and u not in self.watched]
-
-    def close(self) -> None:
-        for app, db in self.apps:
-            with app.app_context():
-                try:
-                    engines = list(db.engines.values())
-                except RuntimeError:  # Flask-SQLAlchemy was never set up on this app
-                    continue
-                for engine in engines:
-                    engine.dispose()
 
     def snapshot(self) -> dict[str, Any]:
         """Every path under the project, the hash of every file (the migrations folder
@@ -182,7 +173,7 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 def project(tmp_path: Path) -> Iterator[Project]:
     maker = Project(tmp_path)
     yield maker
-    maker.close()
+    maker.dispose()
 
 
 # -- checking a refusal ----------------------------------------------------------------
@@ -194,6 +185,10 @@ def _holds(text: str, says: tuple[Says, ...]) -> None:
             assert fragment.search(text), f"{fragment.pattern!r} not in {text!r}"
         else:
             assert fragment in text, f"{fragment!r} not in {text!r}"
+
+
+#: The line that announces a migration step as it starts.
+RUNNING = re.compile(r"\[[^\]]+\] (upgrade|downgrade) .* \.\.\.")
 
 
 def cli_refuses(
@@ -214,7 +209,10 @@ def cli_refuses(
             result.exception
         )
     assert "Traceback" not in out, out
-    lines = [line for line in out.splitlines() if line.strip()]
+    # A revision that failed was announced as it started; the error is one line.
+    lines = [
+        line for line in out.splitlines() if line.strip() and not RUNNING.fullmatch(line)
+    ]
     assert len(lines) == 1 and lines[0].startswith("Error: "), out
     assert result.exit_code == code, out
     _holds(lines[0], says)
@@ -256,39 +254,24 @@ def api_refuses(
     return error
 
 
-# -- building the apps -----------------------------------------------------------------
-
-
-def set_upgrade(path: str | Path, body: str) -> None:
-    """Give a revision file's ``upgrade()`` the lines of ``body``."""
-    path = Path(path)
-    text = path.read_text()
-    empty = "def upgrade() -> None:\n    pass\n"
-    assert empty in text
-    path.write_text(text.replace(empty, "def upgrade() -> None:\n" + body))
-
-
-def write_file(project: Project, name: str, revision: str, down: Any) -> None:
-    """Write a revision file by hand into the default bind's folder."""
-    (project.migrations / "versions" / name).write_text(
-        textwrap.dedent(
-            f'''\
-            """{name}"""
-            revision = {revision!r}
-            down_revision = {down!r}
-            branch_labels = None
-            depends_on = None
-
-
-            def upgrade():
-                pass
-
-
-            def downgrade():
-                pass
-            '''
+def upgrade_refuses(
+    project: Project, app: Flask, via: str, says: tuple[Says, ...]
+) -> None:
+    """``flask db upgrade`` (``via="cli"``) or ``upgrade()`` fails on a database error
+    that ``says`` it all, and changes nothing."""
+    if via == "cli":
+        cli_refuses(project, app, ["upgrade"], code=1, says=says)
+    else:
+        api_refuses(
+            project,
+            app,
+            lambda sv: sv.upgrade(),
+            raises=(RunFailed, DatabaseError),
+            says=says,
         )
-    )
+
+
+# -- building the apps -----------------------------------------------------------------
 
 
 def two_binds(project: Project) -> Flask:
@@ -353,7 +336,9 @@ def broken_file(source: str) -> Callable[[Project], Flask]:
 def duplicate_ids(project: Project) -> Flask:
     app = broken_file("")(project)
     (project.migrations / "versions" / "bad.py").unlink()
-    write_file(project, "copy_of_r1.py", "r1", None)
+    write_revision_file(
+        project.migrations / "versions", "r1", None, name="copy_of_r1.py"
+    )
     return app
 
 
@@ -361,8 +346,8 @@ def cycle(project: Project) -> Flask:
     """r1 (applied), and c1 and c2 each naming the other as down_revision."""
     app = broken_file("")(project)
     (project.migrations / "versions" / "bad.py").unlink()
-    write_file(project, "c1_one.py", "c1", "c2")
-    write_file(project, "c2_two.py", "c2", "c1")
+    write_revision_file(project.migrations / "versions", "c1", "c2", name="c1_one.py")
+    write_revision_file(project.migrations / "versions", "c2", "c1", name="c2_two.py")
     return app
 
 
@@ -1049,16 +1034,7 @@ def test_unreachable_server(
 ) -> None:
     app = _with_revision(project, url)
     expected: tuple[Says, ...] = (*says, SERVER_HINT)
-    if via == "cli":
-        cli_refuses(project, app, ["upgrade"], code=1, says=expected)
-    else:
-        api_refuses(
-            project,
-            app,
-            lambda sv: sv.upgrade(),
-            raises=(RunFailed, DatabaseError),
-            says=expected,
-        )
+    upgrade_refuses(project, app, via, expected)
 
 
 @pytest.mark.parametrize(
@@ -1094,37 +1070,29 @@ def test_database_does_not_exist(
     url = sa.make_url(base_url).set(database=name).render_as_string(hide_password=False)
     app = _with_revision(project, url)
     expected: tuple[Says, ...] = ("[default]", says.format(name=name), CREATE_HINT)
-    if via == "cli":
-        cli_refuses(project, app, ["upgrade"], code=1, says=expected)
-    else:
-        api_refuses(
-            project,
-            app,
-            lambda sv: sv.upgrade(),
-            raises=(RunFailed, DatabaseError),
-            says=expected,
-        )
+    upgrade_refuses(project, app, via, expected)
 
 
 @pytest.fixture
 def limited_role(
-    postgresql_server: sa.Engine, project: Project
+    postgresql_server: sa.Engine, postgresql_db: MakeDatabase, project: Project
 ) -> Iterator[tuple[str, str]]:
     """A fresh database owned by postgres, and a role that may only connect to it.
 
     Yields the database's URL as postgres and as the role.
     """
-    database = f"schemaver_test_{uuid.uuid4().hex[:12]}"
+    admin_url = postgresql_db()
+    database = sa.make_url(admin_url).database
     role = f"schemaver_limited_{uuid.uuid4().hex[:8]}"
     with postgresql_server.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
         conn.execute(sa.text(f"CREATE ROLE {role} LOGIN"))
-    base = sa.make_url(POSTGRESQL_URL).set(database=database)
     yield (
-        base.render_as_string(hide_password=False),
-        base.set(username=role, password=None).render_as_string(hide_password=False),
+        admin_url,
+        sa.make_url(admin_url)
+        .set(username=role, password=None)
+        .render_as_string(hide_password=False),
     )
-    project.close()  # the role's pooled connections
+    project.dispose()  # the role's pooled connections
     with postgresql_server.connect() as conn:
         # The grants live in the database: drop it before the role.
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
@@ -1145,13 +1113,13 @@ def _not_owner_of_table(project: Project, admin_url: str, role_url: str) -> Flas
     with admin.app_context():
         sv = project.schemaver
         [first] = sv.revision("users", rev_id="u1")
-        set_upgrade(
+        set_bodies(
             first.revisions[0].path,
             "    op.create_table('user', sa.Column('id', sa.Integer, primary_key=True))\n",
         )
         sv.upgrade()
         [second] = sv.revision("email", rev_id="u2")
-        set_upgrade(
+        set_bodies(
             second.revisions[0].path,
             "    op.add_column('user', sa.Column('email', sa.String(50)))\n",
         )
@@ -1194,16 +1162,7 @@ def test_permission_denied(
         says,
         re.compile(r"(?i)\bgrant\b"),
     )
-    if via == "cli":
-        cli_refuses(project, app, ["upgrade"], code=1, says=expected)
-    else:
-        api_refuses(
-            project,
-            app,
-            lambda sv: sv.upgrade(),
-            raises=(RunFailed, DatabaseError),
-            says=expected,
-        )
+    upgrade_refuses(project, app, via, expected)
 
 
 @pytest.mark.parametrize(

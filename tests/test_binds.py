@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from conftest import AppMaker
 from flask_schemaver import ConfigError
 from flask_schemaver import UnknownBind
+from helpers import AppMaker
 
 
 def test_discovery_order_names_and_defaults(make_app: AppMaker) -> None:

@@ -5,54 +5,17 @@ Also: a bind whose name is not a Python identifier, and an app without a default
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 
-import sqlalchemy as sa
 from flask import Flask
 
-from conftest import AppMaker
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``folder`` except Python's bytecode caches."""
-    return {
-        path.relative_to(folder).as_posix(): hashlib.sha256(
-            path.read_bytes()
-        ).hexdigest()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts
-    }
-
-
-def tables(url: str) -> set[str]:
-    engine = sa.create_engine(url)
-    try:
-        return {
-            t
-            for t in sa.inspect(engine).get_table_names()
-            if not t.endswith("_history")
-        }
-    finally:
-        engine.dispose()
-
-
-def versions(url: str, table: str) -> list[str]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return sorted(
-                r[0]
-                for r in conn.execute(sa.text(f'SELECT version_num FROM "{table}"'))
-            )
-    finally:
-        engine.dispose()
-
-
-def revision_files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.glob("*.py"))
+from helpers import AppMaker
+from helpers import revision_files
+from helpers import snapshot
+from helpers import tables
+from helpers import versions
 
 
 def default_only(make_app: AppMaker) -> str:
@@ -171,7 +134,9 @@ def test_new_bind_cli_gets_its_own_first_revision(make_app: AppMaker) -> None:
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert len(lines) == 3, lines
+    assert len(lines) == 4, lines
+    assert lines[0] == f"[reports] upgrade <base> → {rev_id}  reports tables ..."
+    lines.pop(0)
     assert lines[0].startswith(f"[reports] upgrade <base> → {rev_id}  reports tables (")
     assert lines[1:] == [
         f"default: nothing to do, at {first}",
@@ -180,7 +145,10 @@ def test_new_bind_cli_gets_its_own_first_revision(make_app: AppMaker) -> None:
     assert "[default]" not in result.stdout
 
     result = runner.invoke(args=["db", "current"])
-    assert result.stdout.splitlines() == [f"default: {first}", f"reports: {rev_id}"]
+    assert result.stdout.splitlines() == [
+        f"default: {first} (head)",
+        f"reports: {rev_id} (head)",
+    ]
     result = runner.invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["default: ok", "reports: ok"]
@@ -378,7 +346,7 @@ def test_dashed_bind_cli_end_to_end(make_app: AppMaker) -> None:
     assert tables(log) == {"entry", "alembic_version_log_db"}
 
     result = runner.invoke(args=["db", "current", "--bind", "log-db"])
-    assert result.stdout.splitlines() == [f"log-db: {rev_id}"]
+    assert result.stdout.splitlines() == [f"log-db: {rev_id} (head)"]
     result = runner.invoke(args=["db", "status", "--bind", "log-db"])
     lines = result.stdout.splitlines()
     assert lines[:2] == [f"log-db ({log})", f"  current: {rev_id}"]
@@ -502,7 +470,10 @@ def test_binds_only_cli(make_app: AppMaker) -> None:
         f"orders: 1 revision upgraded, now at {orders_id}",
     ]
     result = runner.invoke(args=["db", "current"])
-    assert result.stdout.splitlines() == [f"users: {users_id}", f"orders: {orders_id}"]
+    assert result.stdout.splitlines() == [
+        f"users: {users_id} (head)",
+        f"orders: {orders_id} (head)",
+    ]
 
     result = runner.invoke(args=["db", "downgrade", "base"])
     assert result.exit_code == 2

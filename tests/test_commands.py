@@ -12,43 +12,25 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from conftest import AppMaker
 from flask_schemaver import SchemaVer
 from flask_schemaver import UnknownRevision
 from flask_schemaver import UsageError
-
-
-def cli(app: Flask, *args: str, code: int = 0, **env: str) -> str:
-    result = app.test_cli_runner().invoke(args=["db", *args], env=env or None)
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    return result.output
-
-
-def set_body(path: str, body: str) -> None:
-    """Replace the ``upgrade()`` body of a revision file."""
-    text = Path(path).read_text()
-    text = text.replace(
-        "def upgrade() -> None:\n    pass", f"def upgrade() -> None:\n{body}"
-    )
-    Path(path).write_text(text)
+from helpers import add_revision
+from helpers import AppMaker
+from helpers import cli
+from helpers import tables
+from helpers import TWO_BINDS
 
 
 @pytest.fixture
 def two_binds(make_app: AppMaker) -> Iterator[Flask]:
-    app = make_app(
-        binds={"analytics": make_app.sqlite("an")},
-        tables={None: {"user": ["name"]}, "analytics": {"pageview": ["path"]}},
-    )
+    app = make_app(binds={"analytics": make_app.sqlite("an")}, tables=TWO_BINDS)
     with app.app_context():
         yield app
 
 
-def tables(app: Flask, bind: str) -> set[str]:
-    engine = app.extensions["schemaver"].binds[bind].engine
-    return {
-        t for t in sa.inspect(engine).get_table_names() if not t.endswith("_history")
-    }
+def bind_tables(app: Flask, bind: str) -> set[str]:
+    return tables(app.extensions["schemaver"].binds[bind].engine)
 
 
 def test_init(app: Flask, schemaver: SchemaVer) -> None:
@@ -72,10 +54,13 @@ def test_migrate_upgrade_status_check_cycle(
     assert "default: 1 unapplied revision(s)" in out
 
     out = cli(two_binds, "upgrade")
-    assert re.search(r"\[default\] upgrade <base> → \w{12}  first \(\d+\.\d\ds\)", out)
+    assert re.search(r"\[default\] upgrade <base> → \w{12}  first \(\d+ ms\)", out)
     assert "analytics: 1 revision upgraded, now at" in out
-    assert tables(two_binds, "default") == {"user", "alembic_version"}
-    assert tables(two_binds, "analytics") == {"pageview", "alembic_version_analytics"}
+    assert bind_tables(two_binds, "default") == {"user", "alembic_version"}
+    assert bind_tables(two_binds, "analytics") == {
+        "pageview",
+        "alembic_version_analytics",
+    }
     assert "nothing to do" in cli(two_binds, "upgrade")
 
     assert all(s.up_to_date for s in ext.status())
@@ -135,20 +120,23 @@ def test_downgrade_and_stamp_need_bind_with_several(
         assert (
             "name the binds with --bind (default, analytics) or pass --all-binds" in out
         )
-    assert tables(two_binds, "analytics") == {"pageview", "alembic_version_analytics"}
+    assert bind_tables(two_binds, "analytics") == {
+        "pageview",
+        "alembic_version_analytics",
+    }
 
     out = cli(two_binds, "downgrade", "base", "--bind", "analytics")
     assert (
         "[analytics] downgrade" in out
         and "analytics: 1 revision downgraded, now at <base>" in out
     )
-    assert tables(two_binds, "analytics") == {"alembic_version_analytics"}
+    assert bind_tables(two_binds, "analytics") == {"alembic_version_analytics"}
     assert ext.current() == {"default": ext.current()["default"], "analytics": ()}
     assert ext.current("default")["default"]
 
     results = ext.downgrade("base", all_binds=True)
     assert [r.after for r in results] == [(), ()]
-    assert tables(two_binds, "default") == {"alembic_version"}
+    assert bind_tables(two_binds, "default") == {"alembic_version"}
 
 
 def test_stamp_and_purge(app: Flask, schemaver: SchemaVer) -> None:
@@ -160,7 +148,7 @@ def test_stamp_and_purge(app: Flask, schemaver: SchemaVer) -> None:
         and not result.steps[0].is_upgrade
         or result.steps[0].is_stamp
     )
-    assert "user" not in tables(app, "default")
+    assert "user" not in bind_tables(app, "default")
     out = cli(app, "stamp", "base")
     assert f"default: stamped {rev} → <base>" in out
     assert schemaver.current() == {"default": ()}
@@ -179,7 +167,7 @@ def test_offline_sql_for_several_binds(two_binds: Flask, make_app: AppMaker) -> 
     assert "CREATE TABLE alembic_version " in out[default_at:analytics_at]
     assert "CREATE TABLE pageview" in out[analytics_at:]
     assert "CREATE TABLE alembic_version_analytics" in out[analytics_at:]
-    assert "pageview" not in tables(two_binds, "analytics")  # nothing ran
+    assert "pageview" not in bind_tables(two_binds, "analytics")  # nothing ran
     assert make_app.schemaver.current("analytics") == {"analytics": ()}
     [result] = make_app.schemaver.upgrade(bind="analytics", sql=True)
     assert result.sql and "CREATE TABLE pageview" in result.sql
@@ -196,10 +184,11 @@ def test_offline_sql_for_several_binds(two_binds: Flask, make_app: AppMaker) -> 
 def test_x_arguments_and_tag_reach_the_revision(
     app: Flask, schemaver: SchemaVer
 ) -> None:
-    [r] = schemaver.revision("data", rev_id="d1")
-    set_body(
-        r.revisions[0].path,
-        "    from alembic import context\n"
+    add_revision(
+        schemaver,
+        rev_id="d1",
+        message="data",
+        upgrade="    from alembic import context\n"
         "    op.execute('CREATE TABLE seen (x VARCHAR(20), tag VARCHAR(20))')\n"
         "    x = context.get_x_argument(as_dictionary=True)['who']\n"
         "    op.execute(f\"INSERT INTO seen VALUES ('{x}', '{context.get_tag_argument()}')\")\n",
@@ -304,8 +293,12 @@ def test_broken_revision_file_is_named(
 def test_error_inside_upgrade_names_file_and_line(
     app: Flask, schemaver: SchemaVer
 ) -> None:
-    [r] = schemaver.revision("boom", rev_id="b1")
-    set_body(r.revisions[0].path, "    raise RuntimeError('no way')\n")
+    add_revision(
+        schemaver,
+        rev_id="b1",
+        message="boom",
+        upgrade="    raise RuntimeError('no way')\n",
+    )
     out = cli(app, "upgrade", code=1)
     assert "b1_boom.py, line 22: RuntimeError: no way" in out
     assert schemaver.current() == {"default": ()}

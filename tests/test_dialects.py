@@ -7,22 +7,23 @@ the ``flask db`` commands.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from click.testing import Result
 from flask import Flask
 
-from conftest import AppMaker
 from flask_schemaver import DatabaseError
 from flask_schemaver import RunFailed
-from flask_schemaver import SchemaVer
 from flask_schemaver import UsageError
-
-MakeDatabase = Callable[[], str]
+from helpers import add_revision
+from helpers import AppMaker
+from helpers import cli
+from helpers import invoke
+from helpers import MakeDatabase
+from helpers import tables
+from helpers import versions
 
 #: Tables per bind for an app with the default database and one bind named "audit".
 TWO_SERVERS = {None: {"user": ["name"]}, "audit": {"event": ["kind"]}}
@@ -33,58 +34,10 @@ ONE_DATABASE = {None: {"user": ["name"]}, "other": {"account": ["kind"]}}
 # -- helpers ---------------------------------------------------------------------------
 
 
-def cli(app: Flask, *args: str) -> Result:
-    """Run ``flask db ARGS``; an unexpected exception fails the test with its traceback."""
-    result = app.test_cli_runner().invoke(args=["db", *args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def ok(app: Flask, *args: str) -> str:
-    result = cli(app, *args)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def inspect_tables(url: str) -> set[str]:
-    engine = sa.create_engine(url)
-    try:
-        return {
-            t
-            for t in sa.inspect(engine).get_table_names()
-            if not t.endswith("_history")
-        }
-    finally:
-        engine.dispose()
-
-
-def versions(url: str, table: str) -> list[str]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text(f"SELECT version_num FROM {table}"))
-            return sorted(row[0] for row in rows)
-    finally:
-        engine.dispose()
-
-
 def upgrade_body(path: str | Path) -> str:
     """The text of a revision file's ``upgrade()`` function."""
     text = Path(path).read_text()
     return text.split("def upgrade()", 1)[1].split("def downgrade()", 1)[0]
-
-
-def write_revision(schemaver: SchemaVer, bind: str, message: str, body: str) -> str:
-    """Write an empty revision for ``bind`` and give its upgrade() ``body``; its id."""
-    [result] = schemaver.revision(message, bind)
-    [rev] = result.revisions
-    path = Path(rev.path)
-    text = path.read_text()
-    empty = "def upgrade() -> None:\n    pass\n"
-    assert empty in text, text
-    path.write_text(text.replace(empty, "def upgrade() -> None:\n" + body))
-    return rev.id
 
 
 def single_revision(folder: Path) -> Path:
@@ -114,12 +67,12 @@ def test_two_servers_cli(
     versions_dir = make_app.migrations / "versions"
     audit_dir = make_app.migrations / "audit"
 
-    out = ok(app, "binds")
+    out = cli(app, "binds")
     assert "default: postgresql+psycopg://" in out
     assert "audit: mysql+pymysql://" in out
     assert "alembic_version_audit" in out
 
-    out = ok(app, "migrate", "-m", "init")
+    out = cli(app, "migrate", "-m", "init")
     default_file, audit_file = single_revision(versions_dir), single_revision(audit_dir)
     default_id, audit_id = default_file.name[:12], audit_file.name[:12]
     assert f"default: wrote {default_id} init at {default_file}" in out
@@ -130,60 +83,60 @@ def test_two_servers_cli(
     assert "op.create_table('event'" in upgrade_body(audit_file)
     assert "user" not in audit_file.read_text()
 
-    out = ok(app, "upgrade")
+    out = cli(app, "upgrade")
     assert f"[default] upgrade <base> → {default_id}  init" in out
     assert f"[audit] upgrade <base> → {audit_id}  init" in out
     assert f"default: 1 revision upgraded, now at {default_id}" in out
     assert f"audit: 1 revision upgraded, now at {audit_id}" in out
 
-    out = ok(app, "status")
+    out = cli(app, "status")
     assert f"  [X] {default_id} (head)  init" in out
     assert f"  [X] {audit_id} (head)  init" in out
     assert "[ ]" not in out
-    assert ok(app, "current") == f"default: {default_id}\naudit: {audit_id}\n"
+    assert cli(app, "current") == (
+        f"default: {default_id} (head)\naudit: {audit_id} (head)\n"
+    )
 
     # Each database holds its own version table and tables only.
-    assert inspect_tables(pg_url) == {"alembic_version", "user"}
-    assert inspect_tables(my_url) == {"alembic_version_audit", "event"}
+    assert tables(pg_url) == {"alembic_version", "user"}
+    assert tables(my_url) == {"alembic_version_audit", "event"}
     assert versions(pg_url, "alembic_version") == [default_id]
     assert versions(my_url, "alembic_version_audit") == [audit_id]
 
-    assert ok(app, "check") == "default: ok\naudit: ok\n"
+    assert cli(app, "check") == "default: ok\naudit: ok\n"
 
     # With several binds, downgrade must be told which.
-    result = cli(app, "downgrade")
-    assert result.exit_code == 2, result.output
+    out = cli(app, "downgrade", code=2)
     assert (
         "Error: downgrade changes a database's version: name the binds with --bind "
         "(default, audit) or pass --all-binds"
-    ) in result.output
+    ) in out
     assert versions(pg_url, "alembic_version") == [default_id]
     assert versions(my_url, "alembic_version_audit") == [audit_id]
 
-    out = ok(app, "downgrade", "--bind", "audit")
+    out = cli(app, "downgrade", "--bind", "audit")
     assert f"[audit] downgrade {audit_id} → <base>" in out
     assert "[default]" not in out
     assert "audit: 1 revision downgraded, now at <base>" in out
-    assert inspect_tables(my_url) == {"alembic_version_audit"}
+    assert tables(my_url) == {"alembic_version_audit"}
     assert versions(my_url, "alembic_version_audit") == []
-    assert inspect_tables(pg_url) == {"alembic_version", "user"}
+    assert tables(pg_url) == {"alembic_version", "user"}
     assert versions(pg_url, "alembic_version") == [default_id]
 
-    out = ok(app, "status")
+    out = cli(app, "status")
     assert f"  [X] {default_id} (head)  init" in out
     assert f"  [ ] {audit_id} (head)  init" in out
-    result = cli(app, "check")
-    assert result.exit_code == 1, result.output
-    assert "default: ok" in result.output
-    assert f"audit: 1 unapplied revision(s): {audit_id}" in result.output
+    out = cli(app, "check", code=1)
+    assert "default: ok" in out
+    assert f"audit: 1 unapplied revision(s): {audit_id}" in out
 
-    out = ok(app, "upgrade", "--bind", "audit")
+    out = cli(app, "upgrade", "--bind", "audit")
     assert "[default]" not in out
-    out = ok(app, "downgrade", "--all-binds", "base")
+    out = cli(app, "downgrade", "--all-binds", "base")
     assert f"[default] downgrade {default_id} → <base>" in out
     assert f"[audit] downgrade {audit_id} → <base>" in out
-    assert inspect_tables(pg_url) == {"alembic_version"}
-    assert inspect_tables(my_url) == {"alembic_version_audit"}
+    assert tables(pg_url) == {"alembic_version"}
+    assert tables(my_url) == {"alembic_version_audit"}
 
 
 @pytest.mark.postgresql
@@ -228,8 +181,8 @@ def test_two_servers_api(
         assert states[0].url.startswith("postgresql+psycopg://")
         assert states[1].url.startswith("mysql+pymysql://")
 
-        assert inspect_tables(pg_url) == {"alembic_version", "user"}
-        assert inspect_tables(my_url) == {"alembic_version_audit", "event"}
+        assert tables(pg_url) == {"alembic_version", "user"}
+        assert tables(my_url) == {"alembic_version_audit", "event"}
 
         checks = schemaver.check()
         assert [(c.bind, c.ok, c.drift) for c in checks] == [
@@ -249,8 +202,8 @@ def test_two_servers_api(
         [run] = schemaver.downgrade(bind="audit")
         assert (run.bind, run.before, run.after) == ("audit", (audit_rev.id,), ())
         assert schemaver.current() == {"default": (default_rev.id,), "audit": ()}
-        assert inspect_tables(my_url) == {"alembic_version_audit"}
-        assert inspect_tables(pg_url) == {"alembic_version", "user"}
+        assert tables(my_url) == {"alembic_version_audit"}
+        assert tables(pg_url) == {"alembic_version", "user"}
 
         checks = schemaver.check()
         assert [(c.bind, c.ok, c.pending) for c in checks] == [
@@ -285,7 +238,7 @@ def test_two_binds_in_one_database(make_app: AppMaker, one_database: str) -> Non
     app = make_app(url, binds={"other": url}, tables=ONE_DATABASE)
     schemaver = make_app.schemaver
 
-    out = ok(app, "binds")
+    out = cli(app, "binds")
     assert "  alembic_version\n" in out
     assert "  alembic_version_other\n" in out
 
@@ -296,10 +249,10 @@ def test_two_binds_in_one_database(make_app: AppMaker, one_database: str) -> Non
         assert "op.create_table('user'" in upgrade_body(users.path)
         assert "account" not in Path(users.path).read_text()
         schemaver.upgrade(bind="default")
-    assert inspect_tables(url) == {"alembic_version", "user"}
+    assert tables(url) == {"alembic_version", "user"}
 
     # Now "other": the default bind's table and version table are not its business.
-    out = ok(app, "migrate", "-m", "accounts")
+    out = cli(app, "migrate", "-m", "accounts")
     assert "default: no changes" in out
     accounts = single_revision(other_dir)
     assert f"other: wrote {accounts.name[:12]} accounts at {accounts}" in out
@@ -309,10 +262,10 @@ def test_two_binds_in_one_database(make_app: AppMaker, one_database: str) -> Non
     assert "'user'" not in text
     assert "alembic_version" not in text
 
-    out = ok(app, "upgrade")
+    out = cli(app, "upgrade")
     assert "default: nothing to do" in out
     assert f"other: 1 revision upgraded, now at {accounts.name[:12]}" in out
-    assert inspect_tables(url) == {
+    assert tables(url) == {
         "alembic_version",
         "alembic_version_other",
         "user",
@@ -321,21 +274,21 @@ def test_two_binds_in_one_database(make_app: AppMaker, one_database: str) -> Non
     assert versions(url, "alembic_version") == [users.id]
     assert versions(url, "alembic_version_other") == [accounts.name[:12]]
 
-    assert ok(app, "check") == "default: ok\nother: ok\n"
+    assert cli(app, "check") == "default: ok\nother: ok\n"
     with app.app_context():
         assert [(c.bind, c.ok, c.drift) for c in schemaver.check()] == [
             ("default", True, []),
             ("other", True, []),
         ]
-    out = ok(app, "migrate")
+    out = cli(app, "migrate")
     assert out == "default: no changes\nother: no changes\n"
 
     # The models grow in both binds: each revision adds its own table, drops nothing.
-    tables = {
+    models = {
         None: {**ONE_DATABASE[None], "post": ["title"]},
         "other": {**ONE_DATABASE["other"], "ledger": ["amount"]},
     }
-    app = make_app(url, binds={"other": url}, tables=tables)
+    app = make_app(url, binds={"other": url}, tables=models)
     with app.app_context():
         grown = make_app.schemaver.migrate("more")
     [posts], [ledgers] = (w.revisions for w in grown)
@@ -346,14 +299,14 @@ def test_two_binds_in_one_database(make_app: AppMaker, one_database: str) -> Non
         assert f"op.create_table('{own}'" in body
         assert body.count("op.create_table(") == 1, body
         assert "drop_table" not in body, body
-    ok(app, "upgrade")
+    cli(app, "upgrade")
     assert versions(url, "alembic_version") == [posts.id]
     assert versions(url, "alembic_version_other") == [ledgers.id]
-    assert ok(app, "check") == "default: ok\nother: ok\n"
+    assert cli(app, "check") == "default: ok\nother: ok\n"
 
     # Downgrading one bind drops its table only.
-    ok(app, "downgrade", "--bind", "other", "base")
-    assert inspect_tables(url) == {
+    cli(app, "downgrade", "--bind", "other", "base")
+    assert tables(url) == {
         "alembic_version",
         "alembic_version_other",
         "user",
@@ -409,10 +362,10 @@ def test_offline_sql_two_servers(
     default_id, audit_id = default_w.revisions[0].id, audit_w.revisions[0].id
     # Autogenerate may leave an empty version table on MariaDB (see
     # test_autogenerate_leaves_the_database_alone); --sql must add nothing to that.
-    before = inspect_tables(pg_url), inspect_tables(my_url)
+    before = tables(pg_url), tables(my_url)
     assert before[1] <= {"alembic_version_audit"}
 
-    out = ok(app, "upgrade", "--sql")
+    out = cli(app, "upgrade", "--sql")
     sections = sql_sections(out)
     assert list(sections) == ["default", "audit"]
     pg_sql, my_sql = sections["default"], sections["audit"]
@@ -438,7 +391,7 @@ def test_offline_sql_two_servers(
     assert "user" not in my_sql
     assert "alembic_version (" not in my_sql
 
-    out = ok(app, "upgrade", "--sql", "--bind", "audit")
+    out = cli(app, "upgrade", "--sql", "--bind", "audit")
     assert list(sql_sections(out)) == ["audit"]
 
     # Python API: the SQL comes back as data, and nothing ran.
@@ -452,8 +405,8 @@ def test_offline_sql_two_servers(
         assert runs[1].sql is not None and "CREATE TABLE event" in runs[1].sql
         assert make_app.schemaver.current() == {"default": (), "audit": ()}
 
-    assert inspect_tables(pg_url) == set()
-    assert (inspect_tables(pg_url), inspect_tables(my_url)) == before
+    assert tables(pg_url) == set()
+    assert (tables(pg_url), tables(my_url)) == before
     if before[1]:
         assert versions(my_url, "alembic_version_audit") == []
 
@@ -464,10 +417,10 @@ def test_autogenerate_leaves_the_database_alone(
     make_app: AppMaker, two_servers: tuple[Flask, str, str]
 ) -> None:
     app, pg_url, my_url = two_servers
-    out = ok(app, "migrate", "-m", "init")
+    out = cli(app, "migrate", "-m", "init")
     assert out.count(": wrote ") == 2
-    assert inspect_tables(pg_url) == set()
-    assert inspect_tables(my_url) == set()
+    assert tables(pg_url) == set()
+    assert tables(my_url) == set()
 
 
 # -- passwords -------------------------------------------------------------------------
@@ -513,7 +466,7 @@ def test_password_never_printed(
     outputs: list[str] = []
 
     def run(*args: str, exit_code: int = 0) -> str:
-        result = cli(app, *args)
+        result = invoke(app, *args)
         assert result.exit_code == exit_code, result.output
         outputs.append(result.output)
         return result.output
@@ -533,17 +486,17 @@ def test_password_never_printed(
     run("downgrade", exit_code=2)
     # A database error, which names the database.
     with app.app_context():
-        write_revision(
-            make_app.schemaver, "default", "broken", "    op.execute('NOT SQL')\n"
+        add_revision(
+            make_app.schemaver, message="broken", upgrade="    op.execute('NOT SQL')\n"
         )
     error = run("upgrade", exit_code=1)
     assert "Error: [default] " in error
     assert "postgresql+psycopg://" in error and "***@127.0.0.1" in error
 
     # A database that does not exist: the connection error names the URL.
-    missing = app.config["SQLALCHEMY_DATABASE_URI"].replace(
-        "/schemaver_test_", "/nope_"
-    )
+    database = sa.make_url(url).database
+    missing = url.replace(f"/{database}", f"/nope_{database}")
+    assert missing != url
     app = make_app(missing, tables=ONE_DATABASE)
     error = run("status", exit_code=1)
     assert "***@127.0.0.1" in error and "does not exist" in error
@@ -574,27 +527,27 @@ def failing_chain(make_app: AppMaker, url: str) -> tuple[Flask, str, str, str]:
     schemaver = make_app.schemaver
     with app.app_context():
         [written] = schemaver.migrate("users", "default")
-        good = write_revision(
+        good = add_revision(
             schemaver,
             "audit",
-            "good",
-            "    op.create_table('entry', sa.Column('id', sa.Integer, primary_key=True))\n",
+            message="good",
+            upgrade="    op.create_table('entry', sa.Column('id', sa.Integer, primary_key=True))\n",
         )
-        bad = write_revision(
+        bad = add_revision(
             schemaver,
             "audit",
-            "bad",
-            "    op.create_table('half_done', sa.Column('id', sa.Integer))\n"
+            message="bad",
+            upgrade="    op.create_table('half_done', sa.Column('id', sa.Integer))\n"
             "    op.execute('THIS IS NOT SQL')\n",
         )
-    return app, written.revisions[0].id, good, bad
+    return app, written.revisions[0].id, good.id, bad.id
 
 
 def assert_stopped_after_good(url: str, users: str, good: str) -> None:
     """The good revisions stay applied; the failing one left nothing behind."""
     assert versions(url, "alembic_version") == [users]
     assert versions(url, "alembic_version_audit") == [good]
-    assert inspect_tables(url) == {
+    assert tables(url) == {
         "alembic_version",
         "alembic_version_audit",
         "user",
@@ -609,7 +562,7 @@ def test_failed_migration_keeps_earlier_ones_cli(
     url = postgresql_db()
     app, users, good, bad = failing_chain(make_app, url)
 
-    result = cli(app, "upgrade")
+    result = invoke(app, "upgrade")
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     lines = result.output.splitlines()
@@ -626,10 +579,15 @@ def test_failed_migration_keeps_earlier_ones_cli(
         assert line == error or line.startswith(
             ("[default] ", "[audit] ", "default: ", "audit: ")
         ), result.output
-    assert not any(line.startswith("[audit] upgrade") and bad in line for line in lines)
+    # The bad revision was announced as it started, never reported as done.
+    assert f"[audit] upgrade {good} → {bad}  bad ..." in lines
+    assert not any(
+        line.startswith("[audit] upgrade") and bad in line and not line.endswith("...")
+        for line in lines
+    )
 
     assert_stopped_after_good(url, users, good)
-    out = ok(app, "status", "--bind", "audit")
+    out = cli(app, "status", "--bind", "audit")
     assert f"  current: {good}" in out
     assert f"  [X] {good}  good" in out
     assert f"  [ ] {bad} (head)  bad" in out

@@ -12,9 +12,10 @@ import pytest
 from flask import Flask
 
 import example_app
-from example_app import create_app
-from example_app import db
 from example_app import schemaver
+from helpers import example_app_at
+from helpers import tables
+from helpers import versions
 
 BINDS = ["default", "analytics", "audit"]
 
@@ -26,28 +27,7 @@ pytestmark = pytest.mark.usefixtures("app")
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """The example app with its databases under tmp_path; pytest-flask pushes its context."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'example.db'}",
-            "SQLALCHEMY_BINDS": {"analytics": f"sqlite:///{tmp_path / 'analytics.db'}"},
-        }
-    )
-    yield app
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
-
-
-def tables(path: Path) -> set[str]:
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return {name for (name,) in rows if not name.endswith("_history")}
-
-
-def versions(path: Path, table: str) -> list[str]:
-    with sqlite3.connect(path) as conn:
-        return [v for (v,) in conn.execute(f"SELECT version_num FROM {table}")]
+    yield from example_app_at(tmp_path)
 
 
 def head_ids() -> dict[str, tuple[str, ...]]:
@@ -177,7 +157,7 @@ def test_upgrade_cli(app: Flask, tmp_path: Path) -> None:
 
     result = runner.invoke(args=["db", "current"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [f"{n}: {heads[n][0]}" for n in BINDS]
+    assert result.output.splitlines() == [f"{n}: {heads[n][0]} (head)" for n in BINDS]
 
     assert_all_applied()
     assert_file_layout(tmp_path)

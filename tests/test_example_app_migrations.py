@@ -4,7 +4,6 @@ the runner's throwaway databases."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -12,13 +11,13 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from example_app import create_app
-from example_app import db
 from flask_schemaver import UnknownBind
 from flask_schemaver import UnknownRevision
 from flask_schemaver import UsageError
 from flask_schemaver.testing import MigrationRunner
 from flask_schemaver.testing.checks import CHECKS
+from helpers import example_app_at
+from helpers import tables
 
 pytest_plugins = ["pytester"]
 
@@ -29,40 +28,19 @@ ADD_REFERRER = "cf5b61b3aef0"
 CONFTEST = """
 import pytest
 
-from example_app import create_app
-from example_app import db
+from helpers import example_app_at
 
 
 @pytest.fixture
 def app(tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'example.db'}",
-            "SQLALCHEMY_BINDS": {"analytics": f"sqlite:///{tmp_path / 'analytics.db'}"},
-        }
-    )
-    yield app
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
+    yield from example_app_at(tmp_path)
 """
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """The example app configured for tests, as its own conftest.py would have it."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'example.db'}",
-            "SQLALCHEMY_BINDS": {"analytics": f"sqlite:///{tmp_path / 'analytics.db'}"},
-        }
-    )
-    yield app
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
+    yield from example_app_at(tmp_path)
 
 
 def test_checks_pass_on_every_bind(pytester: pytest.Pytester) -> None:
@@ -82,12 +60,6 @@ def test_checks_pass_on_every_bind(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=15)
 
 
-def table_names(path: Path) -> set[str]:
-    with sqlite3.connect(path) as connection:
-        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return {name for (name,) in rows if not name.endswith("_history")}
-
-
 def test_binds_get_throwaway_databases(
     schemaver_runner: MigrationRunner, tmp_path: Path
 ) -> None:
@@ -101,7 +73,7 @@ def test_binds_get_throwaway_databases(
 
     results = schemaver_runner.upgrade()
     assert [r.bind for r in results] == BINDS
-    assert table_names(default_file) == {
+    assert tables(default_file) == {
         "users",
         "posts",
         "audit_entries",

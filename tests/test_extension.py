@@ -10,9 +10,11 @@ import pytest
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from conftest import AppMaker
 from flask_schemaver import ConfigError
 from flask_schemaver import SchemaVer
+from helpers import AppMaker
+from helpers import flask_db
+from helpers import write_revision_file
 
 
 def test_app_factory_pattern(tmp_path: Path) -> None:
@@ -153,51 +155,25 @@ def test_importing_and_init_app_import_little(tmp_path: Path) -> None:
 
 
 def test_noop_upgrade_does_not_import_alembic(tmp_path: Path) -> None:
-    app_file = tmp_path / "noop_app.py"
-    app_file.write_text(
-        textwrap.dedent(
-            f"""
-            from flask import Flask
-            from flask_sqlalchemy import SQLAlchemy
-            from flask_schemaver import SchemaVer
-            app = Flask("noop", root_path={str(tmp_path)!r})
-            app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///{tmp_path / "db.sqlite"}"
-            app.config["SCHEMAVER_DIRECTORY"] = {str(tmp_path / "migrations")!r}
-            SchemaVer(app, SQLAlchemy(app))
-            """
-        )
-    )
-    folder = tmp_path / "migrations" / "versions"
-    folder.mkdir(parents=True)
-    (folder / "r1_one.py").write_text(
-        'revision = "r1"\ndown_revision = None\nbranch_labels = None\ndepends_on = None\n'
-        "def upgrade():\n    pass\n\ndef downgrade():\n    pass\n"
-    )
+    migrations = tmp_path / "migrations"
+    write_revision_file(migrations / "versions", "r1", None)
 
     def upgrade() -> tuple[str, set[str]]:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-X",
-                "importtime",
-                "-m",
-                "flask",
-                "--app",
-                "noop_app",
-                "db",
-                "upgrade",
-            ],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=True,
+        proc = flask_db(
+            tmp_path,
+            f"sqlite:///{tmp_path / 'db.sqlite'}",
+            migrations,
+            "upgrade",
+            python=("-X", "importtime"),
         )
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out + err
         imported = {
             line.rsplit("|", 1)[-1].strip()
-            for line in proc.stderr.splitlines()
+            for line in err.splitlines()
             if line.startswith("import time:")
         }
-        return proc.stdout, imported
+        return out, imported
 
     out, imported = upgrade()  # from empty: Alembic does the work
     assert "[default] upgrade <base> → r1" in out and "alembic" in imported

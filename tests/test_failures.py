@@ -2,44 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from conftest import AppMaker
 from flask_schemaver import DatabaseError
 from flask_schemaver import RunFailed
-from flask_schemaver import SchemaVer
-
-
-def write(schemaver: SchemaVer, bind: str, rev_id: str, body: str) -> Path:
-    [result] = schemaver.revision(rev_id, bind, rev_id=rev_id)
-    path = Path(result.revisions[0].path)
-    path.write_text(path.read_text().replace("    pass\n", body, 1))
-    return path
+from helpers import add_revision
+from helpers import AppMaker
+from helpers import MakeDatabase
+from helpers import tables
 
 
 @pytest.mark.mysql
 def test_mysql_failure_tells_the_truth(
-    make_app: AppMaker, mysql_db: Callable[[], str]
+    make_app: AppMaker, mysql_db: MakeDatabase
 ) -> None:
     app = make_app(mysql_db(), tables={None: {}})
     ext = make_app.schemaver
     with app.app_context():
-        write(
+        add_revision(
             ext,
-            "default",
-            "good",
-            "    op.create_table('a', sa.Column('id', sa.Integer))\n",
+            rev_id="good",
+            upgrade="    op.create_table('a', sa.Column('id', sa.Integer))\n",
         )
-        bad = write(
+        bad = add_revision(
             ext,
-            "default",
-            "bad",
-            "    op.create_table('b', sa.Column('id', sa.Integer))\n"
+            rev_id="bad",
+            upgrade="    op.create_table('b', sa.Column('id', sa.Integer))\n"
             "    op.execute('NOT VALID SQL')\n",
         )
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
@@ -56,7 +48,10 @@ def test_mysql_failure_tells_the_truth(
         [error] = info.value.errors
         assert isinstance(error, DatabaseError) and error.revision == "bad"
         # After the fix (and cleaning up the half-done table) the run continues.
-        bad.write_text(bad.read_text().replace("    op.execute('NOT VALID SQL')\n", ""))
+        fixed = Path(bad.path)
+        fixed.write_text(
+            fixed.read_text().replace("    op.execute('NOT VALID SQL')\n", "")
+        )
         with engine.begin() as conn:
             conn.execute(sa.text("DROP TABLE b"))
         [done] = ext.upgrade()
@@ -65,42 +60,38 @@ def test_mysql_failure_tells_the_truth(
 
 @pytest.mark.postgresql
 def test_postgresql_rerun_continues_after_fix(
-    make_app: AppMaker, postgresql_db: Callable[[], str]
+    make_app: AppMaker, postgresql_db: MakeDatabase
 ) -> None:
     app = make_app(postgresql_db(), tables={None: {}})
     ext = make_app.schemaver
     with app.app_context():
-        write(
+        add_revision(
             ext,
-            "default",
-            "one",
-            "    op.create_table('a', sa.Column('id', sa.Integer))\n",
+            rev_id="one",
+            upgrade="    op.create_table('a', sa.Column('id', sa.Integer))\n",
         )
-        bad = write(
+        bad = add_revision(
             ext,
-            "default",
-            "two",
-            "    op.create_table('b', sa.Column('id', sa.Integer))\n"
+            rev_id="two",
+            upgrade="    op.create_table('b', sa.Column('id', sa.Integer))\n"
             "    op.execute('NOT VALID SQL')\n",
         )
-        write(
+        add_revision(
             ext,
-            "default",
-            "three",
-            "    op.create_table('c', sa.Column('id', sa.Integer))\n",
+            rev_id="three",
+            upgrade="    op.create_table('c', sa.Column('id', sa.Integer))\n",
         )
         with pytest.raises(RunFailed) as info:
             ext.upgrade()
         assert "transactional" not in str(info.value)
         assert "left part of its changes" not in str(info.value)
         engine = ext.binds["default"].engine
-        assert {
-            t
-            for t in sa.inspect(engine).get_table_names()
-            if not t.endswith("_history")
-        } == {"a", "alembic_version"}
+        assert tables(engine) == {"a", "alembic_version"}
         assert ext.current() == {"default": ("one",)}
-        bad.write_text(bad.read_text().replace("    op.execute('NOT VALID SQL')\n", ""))
+        fixed = Path(bad.path)
+        fixed.write_text(
+            fixed.read_text().replace("    op.execute('NOT VALID SQL')\n", "")
+        )
         [done] = ext.upgrade()
         assert [s.revision for s in done.steps] == ["two", "three"]
 
@@ -112,8 +103,15 @@ def three_binds(make_app: AppMaker) -> Flask:
     )
     with app.app_context():
         for name in ("default", "b", "c"):
-            write(make_app.schemaver, name, f"{name}1", "    op.execute('SELECT 1')\n")
-        write(make_app.schemaver, "b", "b2", "    op.execute('NOT VALID SQL')\n")
+            add_revision(
+                make_app.schemaver,
+                name,
+                f"{name}1",
+                upgrade="    op.execute('SELECT 1')\n",
+            )
+        add_revision(
+            make_app.schemaver, "b", "b2", upgrade="    op.execute('NOT VALID SQL')\n"
+        )
     return app
 
 

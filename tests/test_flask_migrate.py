@@ -7,15 +7,16 @@ template style, and the database is at revision 1, as Flask-Migrate leaves it.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from conftest import AppMaker
 from flask_schemaver import SchemaVer
+from helpers import AppMaker
+from helpers import snapshot
+from helpers import versions
 
 REV1 = "3f1a2b4c5d6e"
 REV2 = "9c8d7e6f5a4b"
@@ -328,29 +329,6 @@ def migrate_to_revision_1(url: str) -> None:
     engine.dispose()
 
 
-def snapshot(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``folder`` except Python's bytecode caches."""
-    return {
-        path.relative_to(folder).as_posix(): hashlib.sha256(
-            path.read_bytes()
-        ).hexdigest()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts
-    }
-
-
-def version_rows(url: str, table: str = "alembic_version") -> list[str]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [
-                row[0]
-                for row in conn.execute(sa.text(f"SELECT version_num FROM {table}"))
-            ]
-    finally:
-        engine.dispose()
-
-
 def user_columns(url: str) -> list[str]:
     engine = sa.create_engine(url)
     try:
@@ -551,7 +529,7 @@ def test_upgrade_api_runs_only_revision_2(
     ]
     assert result.steps == steps
     assert user_columns(url) == ["id", "name", "email"]
-    assert version_rows(url) == [REV2]
+    assert versions(url) == [REV2]
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT id, name, email FROM user")).all() == [
@@ -569,15 +547,16 @@ def test_upgrade_cli_runs_only_revision_2(project: Flask, make_app: AppMaker) ->
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert len(lines) == 2, lines
-    assert lines[0].startswith(
+    assert len(lines) == 3, lines
+    assert lines[0] == f"[default] upgrade {REV1} → {REV2}  add email to user ..."
+    assert lines[1].startswith(
         f"[default] upgrade {REV1} → {REV2}  add email to user ("
     )
-    assert lines[1] == f"default: 1 revision upgraded, now at {REV2}"
+    assert lines[2] == f"default: 1 revision upgraded, now at {REV2}"
     assert "<base>" not in result.stdout
     assert "create user table" not in result.stdout
     assert user_columns(url) == ["id", "name", "email"]
-    assert version_rows(url) == [REV2]
+    assert versions(url) == [REV2]
 
     again = runner.invoke(args=["db", "upgrade"])
     assert again.exit_code == 0, again.output
@@ -615,7 +594,7 @@ def test_downgrade_runs_flask_migrate_downgrade(
         [result] = ext.downgrade(REV1)
     assert (result.before, result.after) == ((REV2,), (REV1,))
     assert user_columns(url) == ["id", "name"]
-    assert version_rows(url) == [REV1]
+    assert versions(url) == [REV1]
 
     runner = project.test_cli_runner()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
@@ -627,7 +606,7 @@ def test_downgrade_runs_flask_migrate_downgrade(
         == f"default: 1 revision downgraded, now at {REV1}"
     )
     assert user_columns(url) == ["id", "name"]
-    assert version_rows(url) == [REV1]
+    assert versions(url) == [REV1]
 
 
 # -- the folder stays as it was -------------------------------------------------------
@@ -747,7 +726,7 @@ def test_migrate_cli_writes_into_versions(make_app: AppMaker) -> None:
     assert result.exit_code == 0, result.output
     assert f"[default] upgrade {REV2} → {rev_id}  add phone to user (" in result.stdout
     assert user_columns(make_app.sqlite("main")) == ["id", "name", "email", "phone"]
-    assert version_rows(make_app.sqlite("main")) == [rev_id]
+    assert versions(make_app.sqlite("main")) == [rev_id]
 
 
 # -- Flask-Migrate's script.py.mako -------------------------------------------------

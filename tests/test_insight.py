@@ -12,37 +12,25 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from conftest import AppMaker
 from flask_schemaver import ProtectedBind
 from flask_schemaver import SchemaVer
-
-
-def write(schemaver: SchemaVer, rev_id: str, up: str, down: str = "    pass\n") -> Path:
-    [result] = schemaver.revision(rev_id, "default", rev_id=rev_id)
-    path = Path(result.revisions[0].path)
-    text = path.read_text()
-    text = text.replace(
-        "def upgrade() -> None:\n    pass\n", f"def upgrade() -> None:\n{up}"
-    )
-    text = text.replace(
-        "def downgrade() -> None:\n    pass\n", f"def downgrade() -> None:\n{down}"
-    )
-    path.write_text(text)
-    return path
+from helpers import add_revision
+from helpers import AppMaker
+from helpers import write_revision_file
 
 
 @pytest.fixture
 def chain(app: Flask, schemaver: SchemaVer) -> Flask:
-    write(
+    add_revision(
         schemaver,
-        "r1",
-        "    op.create_table('account', sa.Column('id', sa.Integer, primary_key=True))\n",
-        "    op.drop_table('account')\n",
+        rev_id="r1",
+        upgrade="    op.create_table('account', sa.Column('id', sa.Integer, primary_key=True))\n",
+        downgrade="    op.drop_table('account')\n",
     )
-    write(
+    add_revision(
         schemaver,
-        "r2",
-        "    op.add_column('account', sa.Column('email', sa.String(120), nullable=True))\n"
+        rev_id="r2",
+        upgrade="    op.add_column('account', sa.Column('email', sa.String(120), nullable=True))\n"
         "    op.drop_column('account', 'legacy')\n",
     )
     return app
@@ -83,10 +71,10 @@ def test_plan_lists_what_would_run(chain: Flask, schemaver: SchemaVer) -> None:
 def test_plan_notes_code_that_needs_the_database(
     app: Flask, schemaver: SchemaVer
 ) -> None:
-    write(
+    add_revision(
         schemaver,
-        "d1",
-        "    rows = op.get_bind().execute(sa.text('SELECT 1')).fetchall()\n",
+        rev_id="d1",
+        upgrade="    rows = op.get_bind().execute(sa.text('SELECT 1')).fetchall()\n",
     )
     [plan] = schemaver.plan()
     assert plan.revisions[0].note and "AttributeError" in plan.revisions[0].note
@@ -197,8 +185,8 @@ def test_check_heads_needs_no_database(make_app: AppMaker, tmp_path: Path) -> No
 
 
 def test_is_current(app: Flask, schemaver: SchemaVer) -> None:
-    write(schemaver, "c1", "    pass\n")
-    write(schemaver, "c2", "    pass\n")
+    add_revision(schemaver, rev_id="c1")
+    add_revision(schemaver, rev_id="c2")
     assert schemaver.is_current() is False
     schemaver.upgrade()
     assert schemaver.is_current() is True
@@ -218,12 +206,7 @@ def test_is_current(app: Flask, schemaver: SchemaVer) -> None:
 
 
 def test_is_current_without_alembic(tmp_path: Path) -> None:
-    folder = tmp_path / "migrations" / "versions"
-    folder.mkdir(parents=True)
-    (folder / "r1_one.py").write_text(
-        'revision = "r1"\ndown_revision = None\nbranch_labels = None\ndepends_on = None\n'
-        "def upgrade():\n    pass\n\ndef downgrade():\n    pass\n"
-    )
+    write_revision_file(tmp_path / "migrations" / "versions", "r1", None)
     script = textwrap.dedent(
         f"""
         import sys

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,51 +13,19 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from conftest import AppMaker
 from flask_schemaver import ConfigError
 from flask_schemaver import SchemaVer
 from flask_schemaver import UnknownRevision
 from flask_schemaver.lint import Finding
 from flask_schemaver.lint import RULES
 from flask_schemaver.lint.rules import CHECKS
+from helpers import AppMaker
+from helpers import cli
+from helpers import MakeDatabase
+from helpers import write_revision_file
 
 DOCS = Path(__file__).parent.parent / "docs" / "lint.rst"
 PG_ONLY = {rule.id for rule in RULES.values() if rule.dialects == {"postgresql"}}
-
-
-def cli(app: Flask, *args: str, code: int = 0) -> str:
-    result = app.test_cli_runner().invoke(args=["db", *args])
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    return result.output
-
-
-def write_revision(
-    folder: Path,
-    rev: str,
-    down: str | None,
-    upgrade: str,
-    downgrade: str = "pass",
-    header: str = "",
-) -> Path:
-    """Write a revision file by hand, the way a developer edits one."""
-    folder.mkdir(parents=True, exist_ok=True)
-    up = textwrap.indent(textwrap.dedent(upgrade).strip(), "    ")
-    back = textwrap.indent(textwrap.dedent(downgrade).strip(), "    ")
-    path = folder / f"{rev}_lint.py"
-    path.write_text(
-        f'"""revision {rev}"""\n'
-        f"{textwrap.dedent(header).strip()}\n"
-        "from alembic import op\n"
-        "import sqlalchemy as sa\n\n"
-        f"revision = {rev!r}\n"
-        f"down_revision = {down!r}\n"
-        "branch_labels = None\n"
-        "depends_on = None\n\n\n"
-        f"def upgrade():\n{up}\n\n\n"
-        f"def downgrade():\n{back}\n"
-    )
-    return path
 
 
 def line_of(path: Path, text: str) -> int:
@@ -205,7 +172,7 @@ def lint_cases(folder: Path, schemaver: SchemaVer, prefix: str) -> list[Finding]
             ("good", case.good, case.downgrade),
         ):
             rev = f"{prefix}{kind}{number:02d}"
-            write_revision(folder, rev, down, body, back)
+            write_revision_file(folder, rev, down, upgrade=body, downgrade=back)
             down = rev
     return schemaver.lint()
 
@@ -235,7 +202,7 @@ def test_every_rule_on_sqlite(app: Flask, make_app: AppMaker) -> None:
 
 @pytest.mark.postgresql
 def test_every_rule_on_postgresql(
-    make_app: AppMaker, postgresql_db: Callable[[], str]
+    make_app: AppMaker, postgresql_db: MakeDatabase
 ) -> None:
     app = make_app(binds={"pg": postgresql_db()})
     with app.app_context():
@@ -245,7 +212,7 @@ def test_every_rule_on_postgresql(
 
 
 @pytest.mark.mysql
-def test_every_rule_on_mysql(make_app: AppMaker, mysql_db: Callable[[], str]) -> None:
+def test_every_rule_on_mysql(make_app: AppMaker, mysql_db: MakeDatabase) -> None:
     app = make_app(binds={"my": mysql_db()})
     with app.app_context():
         findings = lint_cases(make_app.migrations / "my", make_app.schemaver, "m")
@@ -257,26 +224,24 @@ def test_every_rule_on_mysql(make_app: AppMaker, mysql_db: Callable[[], str]) ->
 
 
 @pytest.mark.postgresql
-def test_postgresql_specifics(
-    make_app: AppMaker, postgresql_db: Callable[[], str]
-) -> None:
+def test_postgresql_specifics(make_app: AppMaker, postgresql_db: MakeDatabase) -> None:
     app = make_app(binds={"pg": postgresql_db()})
     folder = make_app.migrations / "pg"
-    write_revision(
+    write_revision_file(
         folder,
         "w1",
         None,
-        """
+        upgrade="""
         op.alter_column('user', 'name', type_=sa.String(100), existing_type=sa.String(50))
         op.alter_column('user', 'bio', type_=sa.Text(), existing_type=sa.String(50))
         op.alter_column('user', 'code', type_=sa.String(10), existing_type=sa.String(50))
         """,
     )
-    raw = write_revision(
+    raw = write_revision_file(
         folder,
         "w2",
         "w1",
-        """
+        upgrade="""
         op.execute('CREATE INDEX ix_user_name ON "user" (name)')
         op.execute('CREATE INDEX CONCURRENTLY ix_user_bio ON "user" (bio)')
         with op.get_context().autocommit_block():
@@ -305,7 +270,7 @@ def test_postgresql_specifics(
 def test_postgresql_rules_need_no_server(make_app: AppMaker) -> None:
     """Lint records revisions offline: a PostgreSQL bind is linted without a database."""
     app = make_app(binds={"pg": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
-    write_revision(make_app.migrations / "pg", "n1", None, CASES[8].bad)
+    write_revision_file(make_app.migrations / "pg", "n1", None, upgrade=CASES[8].bad)
     with app.app_context():
         assert rules(make_app.schemaver.lint()) == {"create-index-not-concurrently"}
 
@@ -336,8 +301,12 @@ def test_tables_created_in_the_same_revision_are_exempt(make_app: AppMaker) -> N
         op.drop_table('thing')
         op.create_foreign_key(None, 'user', 'org', ['org_id'], ['id'], postgresql_not_valid=True)
     """
-    write_revision(
-        make_app.migrations / "pg", "e1", None, body, "op.drop_table('item')"
+    write_revision_file(
+        make_app.migrations / "pg",
+        "e1",
+        None,
+        upgrade=body,
+        downgrade="op.drop_table('item')",
     )
     with app.app_context():
         findings = make_app.schemaver.lint()
@@ -350,11 +319,11 @@ def test_time_defaults_and_unnamed_constraints(
     ctx: tuple[Path, SchemaVer], make_app: AppMaker
 ) -> None:
     folder, schemaver = ctx
-    path = write_revision(
+    path = write_revision_file(
         folder,
         "t1",
         None,
-        """
+        upgrade="""
         op.add_column('user', sa.Column('created', sa.DateTime(), server_default=sa.func.now()))
         op.add_column('user', sa.Column('uid', sa.String(36), server_default=sa.text('(uuid())')))
         op.create_table(
@@ -366,7 +335,7 @@ def test_time_defaults_and_unnamed_constraints(
             sa.UniqueConstraint('user_id', 'code', name='uq_child_user_code'),
         )
         """,
-        "op.drop_table('child')",
+        downgrade="op.drop_table('child')",
     )
     findings = schemaver.lint()
     messages = [f.message for f in findings if f.rule == "volatile-default"]
@@ -404,14 +373,14 @@ def test_time_defaults_and_unnamed_constraints(
 
 def test_downgrade_that_refuses_is_not_missing(ctx: tuple[Path, SchemaVer]) -> None:
     folder, schemaver = ctx
-    write_revision(
+    write_revision_file(
         folder,
         "d1",
         None,
-        "op.execute('DELETE FROM user')",
-        "raise NotImplementedError",
+        upgrade="op.execute('DELETE FROM user')",
+        downgrade="raise NotImplementedError",
     )
-    write_revision(folder, "d2", "d1", "op.execute('DELETE FROM user')")
+    write_revision_file(folder, "d2", "d1", upgrade="op.execute('DELETE FROM user')")
     assert [(f.revision, f.rule) for f in schemaver.lint()] == [
         ("d2", "raw-sql-without-downgrade")
     ]
@@ -420,32 +389,33 @@ def test_downgrade_that_refuses_is_not_missing(ctx: tuple[Path, SchemaVer]) -> N
 def test_backfill_forms(ctx: tuple[Path, SchemaVer]) -> None:
     folder, schemaver = ctx
     ddl = "op.drop_index('ix_user_name')\n"
-    write_revision(
+    write_revision_file(
         folder,
         "b1",
         None,
-        ddl + "op.bulk_insert(sa.table('user', sa.column('name')), [{'name': 'a'}])",
+        upgrade=ddl
+        + "op.bulk_insert(sa.table('user', sa.column('name')), [{'name': 'a'}])",
     )
-    write_revision(
+    write_revision_file(
         folder,
         "b2",
         "b1",
-        ddl + "op.execute('INSERT INTO audit (n) SELECT name FROM user')",
-        "pass",
+        upgrade=ddl + "op.execute('INSERT INTO audit (n) SELECT name FROM user')",
+        downgrade="pass",
     )
-    write_revision(
+    write_revision_file(
         folder,
         "b3",
         "b2",
-        "op.execute('ALTER TABLE user ADD x int')\nop.execute('DELETE FROM log')",
-        "pass",
+        upgrade="op.execute('ALTER TABLE user ADD x int')\nop.execute('DELETE FROM log')",
+        downgrade="pass",
     )
-    write_revision(
+    write_revision_file(
         folder,
         "b4",
         "b3",
-        ddl + "op.execute(\"INSERT INTO log (m) VALUES ('x')\")",
-        "pass",
+        upgrade=ddl + "op.execute(\"INSERT INTO log (m) VALUES ('x')\")",
+        downgrade="pass",
     )
     found = {f.revision for f in schemaver.lint() if f.rule == "backfill-with-ddl"}
     assert found == {"b1", "b2", "b3"}
@@ -461,7 +431,7 @@ def test_backfill_forms(ctx: tuple[Path, SchemaVer]) -> None:
 
 def test_opaque_code_points_at_upgrade(ctx: tuple[Path, SchemaVer]) -> None:
     folder, schemaver = ctx
-    path = write_revision(folder, "o1", None, CASES[-1].bad)
+    path = write_revision_file(folder, "o1", None, upgrade=CASES[-1].bad)
     [finding] = schemaver.lint()
     assert finding.rule == "opaque-code"
     assert finding.line == line_of(path, "def upgrade")
@@ -476,11 +446,11 @@ def test_opaque_code_points_at_upgrade(ctx: tuple[Path, SchemaVer]) -> None:
 
 def test_inline_ignores(ctx: tuple[Path, SchemaVer]) -> None:
     folder, schemaver = ctx
-    path = write_revision(
+    path = write_revision_file(
         folder,
         "i1",
         None,
-        """
+        upgrade="""
         op.drop_column('user', 'a')  # schemaver: ignore[drop-column]
         op.drop_column('user', 'b')
         # schemaver: ignore[drop-column]
@@ -516,14 +486,14 @@ def test_inline_ignores(ctx: tuple[Path, SchemaVer]) -> None:
 
 def test_ignore_file(ctx: tuple[Path, SchemaVer]) -> None:
     folder, schemaver = ctx
-    write_revision(
+    write_revision_file(
         folder,
         "f1",
         None,
-        "op.drop_column('user', 'a')\nop.drop_table('old')\nop.drop_column('user', 'b')",
+        upgrade="op.drop_column('user', 'a')\nop.drop_table('old')\nop.drop_column('user', 'b')",
         header="# schemaver: ignore-file[drop-column]",
     )
-    write_revision(folder, "f2", "f1", "op.drop_column('user', 'c')")
+    write_revision_file(folder, "f2", "f1", upgrade="op.drop_column('user', 'c')")
     assert [(f.revision, f.rule) for f in schemaver.lint()] == [
         ("f1", "drop-table"),
         ("f2", "drop-column"),
@@ -539,11 +509,11 @@ def test_config_levels(make_app: AppMaker) -> None:
         }
     )
     assert app.config["SCHEMAVER_LINT"]["drop-table"] == "warning"
-    write_revision(
+    write_revision_file(
         make_app.migrations / "versions",
         "c1",
         None,
-        "op.drop_column('user', 'name')\nop.drop_table('old')",
+        upgrade="op.drop_column('user', 'name')\nop.drop_table('old')",
     )
     with app.app_context():
         assert [(f.rule, f.level) for f in make_app.schemaver.lint()] == [
@@ -554,11 +524,11 @@ def test_config_levels(make_app: AppMaker) -> None:
         "warning [drop-table] drop table old" in out
         and "lint: 0 errors, 1 warning" in out
     )
-    write_revision(
+    write_revision_file(
         make_app.migrations / "versions",
         "c2",
         "c1",
-        "op.create_foreign_key(None, 'user', 'org', ['org_id'], ['id'])",
+        upgrade="op.create_foreign_key(None, 'user', 'org', ['org_id'], ['id'])",
     )
     out = cli(app, "lint", code=1)
     assert "error [unnamed-constraint]" in out and "lint: 1 error, 1 warning" in out
@@ -595,11 +565,13 @@ def chain(make_app: AppMaker) -> Iterator[Flask]:
     """Two binds; the default one has a line a1-a2-a3 and a branch a2-b3."""
     app = make_app(binds={"other": make_app.sqlite("other")})
     versions = make_app.migrations / "versions"
-    write_revision(versions, "a1", None, "op.drop_table('t1')")
-    write_revision(versions, "a2", "a1", "op.drop_table('t2')")
-    write_revision(versions, "a3", "a2", "op.drop_table('t3')")
-    write_revision(versions, "b3", "a2", "op.drop_table('t4')")
-    write_revision(make_app.migrations / "other", "o1", None, "op.drop_table('t5')")
+    write_revision_file(versions, "a1", None, upgrade="op.drop_table('t1')")
+    write_revision_file(versions, "a2", "a1", upgrade="op.drop_table('t2')")
+    write_revision_file(versions, "a3", "a2", upgrade="op.drop_table('t3')")
+    write_revision_file(versions, "b3", "a2", upgrade="op.drop_table('t4')")
+    write_revision_file(
+        make_app.migrations / "other", "o1", None, upgrade="op.drop_table('t5')"
+    )
     with app.app_context():
         yield app
 
@@ -638,12 +610,12 @@ def test_since(chain: Flask, make_app: AppMaker) -> None:
 def test_cli_text_json_and_exit_codes(
     chain: Flask, make_app: AppMaker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = make_app.migrations / "other" / "o1_lint.py"
+    path = make_app.migrations / "other" / "o1.py"
     line = line_of(path, "drop_table")
     monkeypatch.chdir(make_app.tmp_path)
     out = cli(chain, "lint", "--bind", "other", code=1)
     assert out.splitlines() == [
-        f"other: migrations/other/o1_lint.py:{line}: error [drop-table] drop table t5: "
+        f"other: migrations/other/o1.py:{line}: error [drop-table] drop table t5: "
         + RULES["drop-table"].reason,
         "    fix: " + RULES["drop-table"].alternative,
         "lint: 1 error, 0 warnings",
@@ -672,8 +644,11 @@ def test_warnings_exit_zero_and_clean_projects(
     folder, _ = ctx
     assert cli(app, "lint") == "lint: no findings\n"
     assert json.loads(cli(app, "lint", "--format", "json")) == []
-    write_revision(
-        folder, "w1", None, "op.create_unique_constraint(None, 'user', ['name'])"
+    write_revision_file(
+        folder,
+        "w1",
+        None,
+        upgrade="op.create_unique_constraint(None, 'user', ['name'])",
     )
     out = cli(app, "lint")
     assert "warning [unnamed-constraint]" in out and "lint: 0 errors, 1 warning" in out

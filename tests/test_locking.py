@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import threading
 import time
-from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,26 +14,21 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from conftest import AppMaker
 from flask_schemaver import LockTimeout
 from flask_schemaver import RunFailed
 from flask_schemaver.runtime import locking
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def url(request: pytest.FixtureRequest, make_app: AppMaker) -> str:
-    if request.param == "sqlite":
-        return make_app.sqlite("main")
-    request.applymarker(getattr(pytest.mark, request.param))
-    create: Callable[[], str] = request.getfixturevalue(f"{request.param}_db")
-    return create()
+from helpers import AppMaker
+from helpers import flask_db
+from helpers import MakeDatabase
+from helpers import set_bodies
+from helpers import write_revision_file
 
 
 @pytest.fixture
-def app(request: pytest.FixtureRequest, make_app: AppMaker, url: str) -> Flask:
+def app(request: pytest.FixtureRequest, make_app: AppMaker, database_url: str) -> Flask:
     marker = request.node.get_closest_marker("lock_timeout")
     timeout = marker.args[0] if marker else 0.5
-    app = make_app(uri=url, SCHEMAVER_LOCK_TIMEOUT=timeout)
+    app = make_app(uri=database_url, SCHEMAVER_LOCK_TIMEOUT=timeout)
     with app.app_context():
         make_app.schemaver.revision("one", rev_id="r1")
         assert make_app.schemaver.binds  # resolved before another thread needs them
@@ -118,10 +109,7 @@ def test_lock_can_be_switched_off_per_bind(make_app: AppMaker) -> None:
 
 def test_lock_released_after_failure(app: Flask, make_app: AppMaker) -> None:
     [r] = make_app.schemaver.revision("bad", rev_id="r2")
-    path = Path(r.revisions[0].path)
-    path.write_text(
-        path.read_text().replace("    pass\n", "    raise ValueError('x')\n", 1)
-    )
+    set_bodies(r.revisions[0].path, upgrade="    raise ValueError('x')\n")
     with pytest.raises(RunFailed):
         make_app.schemaver.upgrade()
     assert make_app.schemaver.current() == {"default": ("r1",)}
@@ -136,70 +124,35 @@ def test_lock_names_differ_per_version_table(make_app: AppMaker) -> None:
         assert locking.lock_name(binds["default"]) != locking.lock_name(binds["audit"])
 
 
-INTERRUPTED_APP = """
-import os
-from flask import Flask
-from flask_sqlalchemy import SQLAlchemy
-from flask_schemaver import SchemaVer
-
-def create_app():
-    app = Flask(__name__)
-    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["TEST_DATABASE_URL"]
-    app.config["SCHEMAVER_DIRECTORY"] = os.environ["TEST_MIGRATIONS"]
-    SchemaVer(app, SQLAlchemy(app))
-    return app
-"""
-
-SLOW_REVISION = """
-import os, pathlib, time
-from alembic import op
-import sqlalchemy as sa
-
-revision = "r2"
-down_revision = "r1"
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    op.create_table("half_done", sa.Column("id", sa.Integer))
-    if os.environ.get("MARKER"):
-        pathlib.Path(os.environ["MARKER"]).write_text("started")
-        time.sleep(60)
-
-
-def downgrade():
-    op.drop_table("half_done")
+#: r2 creates a table, then (with MARKER set) says so and takes a minute.
+SLOW_UPGRADE = """
+op.create_table("half_done", sa.Column("id", sa.Integer))
+if os.environ.get("MARKER"):
+    pathlib.Path(os.environ["MARKER"]).write_text("started")
+    time.sleep(60)
 """
 
 
 @pytest.mark.postgresql
 def test_ctrl_c_rolls_back_and_releases_the_lock(
-    make_app: AppMaker, postgresql_db: Callable[[], str], tmp_path: Path
+    make_app: AppMaker, postgresql_db: MakeDatabase, tmp_path: Path
 ) -> None:
     url = postgresql_db()
     app = make_app(uri=url, SCHEMAVER_LOCK_TIMEOUT=5)
     with app.app_context():
         make_app.schemaver.revision("one", rev_id="r1")
         make_app.schemaver.upgrade()
-    (make_app.migrations / "versions" / "r2_slow.py").write_text(SLOW_REVISION)
-    (tmp_path / "interrupted_app.py").write_text(textwrap.dedent(INTERRUPTED_APP))
+    write_revision_file(
+        make_app.migrations / "versions",
+        "r2",
+        "r1",
+        name="r2_slow.py",
+        header="import os, pathlib, time",
+        upgrade=SLOW_UPGRADE,
+        downgrade='op.drop_table("half_done")',
+    )
     marker = tmp_path / "marker"
-    env = dict(
-        os.environ,
-        TEST_DATABASE_URL=url,
-        TEST_MIGRATIONS=str(make_app.migrations),
-        FLASK_APP="interrupted_app:create_app",
-        MARKER=str(marker),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flask", "db", "upgrade"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = flask_db(tmp_path, url, make_app.migrations, "upgrade", MARKER=str(marker))
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from conftest import AppMaker
 from flask_schemaver import DatabaseError
 from flask_schemaver import MultipleHeads
 from flask_schemaver import RunFailed
 from flask_schemaver import UnknownBind
+from helpers import add_revision
+from helpers import AppMaker
+from helpers import MakeDatabase
 
 
 def build(make_app: AppMaker, urls: dict[str, str], fail: str | None = None) -> Flask:
@@ -24,16 +24,14 @@ def build(make_app: AppMaker, urls: dict[str, str], fail: str | None = None) -> 
     with app.app_context():
         for name in urls:
             for step in (1, 2):
-                [r] = make_app.schemaver.revision(
-                    f"{name} {step}", name, rev_id=f"{name}{step}"
+                failing = name == fail and step == 2
+                add_revision(
+                    make_app.schemaver,
+                    name,
+                    f"{name}{step}",
+                    message=f"{name} {step}",
+                    upgrade="    op.execute('NOT SQL')\n" if failing else None,
                 )
-                if name == fail and step == 2:
-                    path = Path(r.revisions[0].path)
-                    path.write_text(
-                        path.read_text().replace(
-                            "    pass\n", "    op.execute('NOT SQL')\n", 1
-                        )
-                    )
     return app
 
 
@@ -52,7 +50,8 @@ def test_jobs_on_sqlite_files(make_app: AppMaker) -> None:
     assert summary == list(urls)
     # c and d share a database: d's steps come after c's.
     order = [line for line in lines if line.startswith(("[c]", "[d]"))]
-    assert [line[:3] for line in order] == ["[c]", "[c]", "[d]", "[d]"]
+    # Each of the four steps is announced as it starts, then reported when committed.
+    assert [line[:3] for line in order] == ["[c]"] * 4 + ["[d]"] * 4
     with app.app_context():
         assert make_app.schemaver.current() == {n: (f"{n}2",) for n in urls}
 
@@ -81,9 +80,7 @@ def test_jobs_must_be_positive(app: Flask) -> None:
 
 
 @pytest.mark.postgresql
-def test_jobs_on_postgresql(
-    make_app: AppMaker, postgresql_db: Callable[[], str]
-) -> None:
+def test_jobs_on_postgresql(make_app: AppMaker, postgresql_db: MakeDatabase) -> None:
     urls = {n: postgresql_db() for n in ("default", "b", "c", "d")}
     app = build(make_app, urls)
     with app.app_context():

@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import AppMaker
-from conftest import MYSQL_URL
-from conftest import POSTGRESQL_URL
 from flask_schemaver import ConfigError
 from flask_schemaver.testing import MigrationRunner
 from flask_schemaver.testing import ThrowawayDatabases
+from helpers import AppMaker
+from helpers import MYSQL_URL
+from helpers import POSTGRESQL_URL
+from helpers import revision_header
+from helpers import write_revision_file
 
 pytest_plugins = ["pytester"]
 
@@ -86,19 +88,6 @@ def create_app(test_config=None):
     db.init_app(app)
     schemaver.init_app(app, db)
     return app
-'''
-
-HEADER = '''"""{message}
-
-Revision ID: {revision}
-"""
-from alembic import op
-import sqlalchemy as sa
-
-revision = {revision!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
 '''
 
 REVISIONS: dict[str, tuple[str, str, str | None, str]] = {
@@ -290,9 +279,7 @@ def sample(
         )
         target = package / "migrations" / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(
-            HEADER.format(message=message, revision=revision, down=down) + body
-        )
+        target.write_text(revision_header(revision, down, message=message) + body)
     pytester.makeconftest(
         f"""
         import pytest
@@ -787,15 +774,17 @@ def write_revision(
     drop: bool = True,
     labels: str | None = None,
 ) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    up = f"op.create_table({table!r}, sa.Column('id', sa.Integer, primary_key=True))"
-    down_body = f"op.drop_table({table!r})" if drop else "pass"
-    (folder / f"{revision}.py").write_text(
-        HEADER.format(
-            message=f"revision {revision}", revision=revision, down=down
-        ).replace("branch_labels = None", f"branch_labels = {labels!r}")
-        + f"\n\ndef upgrade():\n    {up if table else 'pass'}\n\n\n"
-        f"def downgrade():\n    {down_body if table else 'pass'}\n"
+    """A revision that creates ``table`` (if named) and drops it on the way down (if
+    ``drop``)."""
+    write_revision_file(
+        folder,
+        revision,
+        down,
+        labels=labels,
+        upgrade=f"op.create_table({table!r}, sa.Column('id', sa.Integer, primary_key=True))"
+        if table
+        else "pass",
+        downgrade=f"op.drop_table({table!r})" if table and drop else "pass",
     )
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import AppMaker
 from flask_schemaver import SchemaVerError
+from helpers import AppMaker
+from helpers import MakeDatabase
+from helpers import set_bodies
 
 
 def _with_password(server: sa.Engine, user: str, password: str, database: str) -> str:
@@ -29,7 +30,7 @@ def secret_url(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     dialect = request.param
     request.applymarker(getattr(pytest.mark, dialect))
     server: sa.Engine = request.getfixturevalue(f"{dialect}_server")
-    create: Callable[[], str] = request.getfixturevalue(f"{dialect}_db")
+    create: MakeDatabase = request.getfixturevalue(f"{dialect}_db")
     database = sa.make_url(create()).database
     assert database
     user = f"sv_user_{uuid.uuid4().hex[:8]}"
@@ -93,10 +94,7 @@ def test_every_command_and_error_hides_the_password(
     run("upgrade", "nosuchrev", code=2)
     with app.app_context():
         [written] = make_app.schemaver.revision("broken", "other")
-    path = Path(written.revisions[0].path)
-    path.write_text(
-        path.read_text().replace("    pass\n", "    op.execute('NOT SQL')\n", 1)
-    )
+    set_bodies(written.revisions[0].path, upgrade="    op.execute('NOT SQL')\n")
     assert "***" in run("upgrade", code=1)
     unreachable = sa.make_url(url).set(port=1).render_as_string(hide_password=False)
     app = make_app(unreachable)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,12 +10,11 @@ import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from flask import Flask
 
-from conftest import AppMaker
 from flask_schemaver.dialects import postgresql as serials
+from helpers import AppMaker
+from helpers import MakeDatabase
 
 pytestmark = pytest.mark.postgresql
-
-MakeDatabase = Callable[[], str]
 
 # Every way a PostgreSQL integer column can get a nextval() default, and some that
 # only look alike.

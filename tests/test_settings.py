@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from conftest import AppMaker
 from flask_schemaver import ConfigError
+from helpers import AppMaker
 
 
 def test_script_options(make_app: AppMaker, tmp_path: Path) -> None:

@@ -103,7 +103,9 @@ def show_version(ctx: click.Context, param: click.Parameter, value: bool) -> Non
 
     names = ("Alembic", "SQLAlchemy", "Flask", "Flask-SQLAlchemy")
     others = ", ".join(f"{name} {version(name)}" for name in names)
-    click.echo(f"flask_schemaver {version('flask-schemaver')} ({others})")
+    from . import output
+
+    output.echo(f"flask_schemaver {version('flask-schemaver')} ({others})")
     ctx.exit()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import click
@@ -34,7 +33,7 @@ def check(
     """Fail when a bind has several heads, unapplied or edited revisions, or unmigrated models."""
     results = extension().check(bind, only=only)
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        output.print_json([r.to_dict() for r in results])
     else:
         for result in results:
             print_check(result)
@@ -106,7 +105,7 @@ def lint(
     """Find operations in revisions that lock tables or break running code."""
     findings = extension().lint(bind, since=since or None)
     if output_format == "json":
-        click.echo(json.dumps([f.to_dict() for f in findings], indent=2))
+        output.print_json([f.to_dict() for f in findings])
     else:
         output.print_findings(findings)
     if any(f.level == "error" for f in findings):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -66,8 +65,26 @@ def heads(bind: tuple[str, ...], verbose: bool) -> None:
 @bind_option
 @click.option("-v", "--verbose", is_flag=True, help="Show each revision in full.")
 def branches(bind: tuple[str, ...], verbose: bool) -> None:
-    """Show the branch points of each bind."""
-    print_lists(extension().branches(bind), verbose, "no branch points")
+    """Show the branch points of each bind, and the revisions they branch into."""
+    schemaver = extension()
+    points = schemaver.branches(bind)
+    known = {
+        name: {rev.id: rev for rev in revs}
+        for name, revs in schemaver.history(
+            bind=[n for n, p in points.items() if p]
+        ).items()
+    }
+    for name, revs in points.items():
+        if not revs:
+            output.echo(f"{output.bind(name)}: no branch points")
+        for rev in revs:
+            line = output.verbose(rev) if verbose else output.revision_line(rev)
+            output.echo(f"{output.bind(name)}: {line}")
+            for child in rev.next_revisions:
+                shown = output.revision_line(
+                    known[name][child], parents=False, doc=verbose
+                )
+                output.echo(f"{output.bind(name)}: {' ' * len(rev.id)} -> {shown}")
 
 
 def print_lists(items: dict[str, list[Revision]], verbose: bool, empty: str) -> None:
@@ -83,9 +100,20 @@ def print_lists(items: dict[str, list[Revision]], verbose: bool, empty: str) -> 
 @command()
 @bind_option
 def current(bind: tuple[str, ...]) -> None:
-    """Show the revision each bind's database is at."""
-    for name, revs in extension().current(bind).items():
-        output.echo(f"{output.bind(name)}: {output.ids(revs)}")
+    """Show the revision each bind's database is at, marked (head) when it is one."""
+    for state in extension().status(bind):
+        known = {item.revision.id: item.revision for item in state.revisions}
+        name = output.bind(state.bind)
+        if not state.current:
+            output.echo(f"{name}: <base>")
+        for rev_id in state.current:
+            rev = known.get(rev_id)
+            shown = (
+                output.revision_line(rev, parents=False, doc=False)
+                if rev is not None
+                else f"{rev_id} (no revision file)"
+            )
+            output.echo(f"{name}: {shown}")
 
 
 @command()
@@ -95,7 +123,7 @@ def status(bind: tuple[str, ...], as_json: bool) -> None:
     """Show every revision of each bind as applied [X] or pending [ ]."""
     states = extension().status(bind)
     if as_json:
-        click.echo(json.dumps([s.to_dict() for s in states], indent=2))
+        output.print_json([s.to_dict() for s in states])
         return
     for state in states:
         print_status(state)
@@ -144,7 +172,7 @@ def binds(as_json: bool) -> None:
         for b in extension().binds.values()
     ]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        output.print_json(rows)
         return
     for row in rows:
         output.echo(

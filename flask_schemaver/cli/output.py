@@ -1,15 +1,21 @@
 """How the commands present results: lines, colour, summaries.
 
-Colour is dropped when NO_COLOR is set or the output is not a terminal.
+Everything is printed through :mod:`.stream`, which never lets a closed pipe or an
+encoding error reach a run. Colour is dropped when NO_COLOR is set or the output is
+not a terminal.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
+from typing import Any
 from typing import TYPE_CHECKING
 
 import click
+
+from . import stream
 
 if TYPE_CHECKING:
     from ..lint import Finding
@@ -21,13 +27,9 @@ if TYPE_CHECKING:
     from ..results import Step
 
 
-def color() -> bool | None:
-    return False if os.environ.get("NO_COLOR") else None
-
-
 def echo(message: str = "", err: bool = False) -> None:
-    """Print a line, dropping colour when NO_COLOR is set or output is not a terminal."""
-    click.echo(message, err=err, color=color())
+    """Print a line; a stream that cannot take it never stops the command."""
+    stream.echo(message, err=err)
 
 
 def bind(name: str) -> str:
@@ -38,46 +40,83 @@ def ids(ids: Sequence[str]) -> str:
     return ", ".join(ids) if ids else "<base>"
 
 
-def revision_line(rev: Revision, current: Sequence[str] = ()) -> str:
-    marks = []
+def revision_line(
+    rev: Revision,
+    current: Sequence[str] = (),
+    *,
+    parents: bool = True,
+    doc: bool = True,
+    tree: bool = True,
+) -> str:
+    """One revision on one line, with the marks and relations Alembic prints:
+    ``parent (dependencies) -> id (labels) (head) (current) (branchpoint), message``."""
+    text = rev.id
+    if parents:
+        deps = f" ({', '.join(rev.depends_on)})" if rev.depends_on else ""
+        text = f"{ids(rev.down_revisions)}{deps} -> {text}"
+    if rev.branch_labels:
+        text += f" ({', '.join(rev.branch_labels)})"
     if rev.is_head:
-        marks.append("head")
-    if rev.is_branch_point:
-        marks.append("branchpoint")
-    if rev.is_merge_point:
-        marks.append("mergepoint")
+        text += " (effective head)" if rev.dependents else " (head)"
     if rev.id in current:
-        marks.append("current")
-    labels = f" [{', '.join(rev.branch_labels)}]" if rev.branch_labels else ""
-    flags = f" ({', '.join(marks)})" if marks else ""
-    return f"{ids(rev.down_revisions)} -> {rev.id}{labels}{flags}, {rev.message}"
+        text += " (current)"
+    if tree and rev.is_branch_point:
+        text += " (branchpoint)"
+    if tree and rev.is_merge_point:
+        text += " (mergepoint)"
+    return f"{text}, {rev.message}" if doc else text
 
 
 def verbose(rev: Revision, current: Sequence[str] = ()) -> str:
-    lines = [
-        f"Rev: {rev.id}"
-        + (" (head)" if rev.is_head else "")
-        + (" (current)" if rev.id in current else ""),
-        f"Parent: {ids(rev.down_revisions)}",
+    """A revision in full, as ``history -v`` shows it."""
+    marks = [
+        (rev.is_head, " (head)"),
+        (rev.is_branch_point, " (branchpoint)"),
+        (rev.is_merge_point, " (mergepoint)"),
+        (rev.id in current, " (current)"),
     ]
+    lines = [f"Rev: {rev.id}" + "".join(mark for shown, mark in marks if shown)]
+    parents = "Merges" if rev.is_merge_point else "Parent"
+    lines.append(f"{parents}: {ids(rev.down_revisions)}")
+    if rev.depends_on:
+        lines.append(f"Also depends on: {', '.join(rev.depends_on)}")
+    if rev.is_branch_point:
+        lines.append(f"Branches into: {', '.join(rev.next_revisions)}")
     if rev.branch_labels:
         lines.append(f"Branch names: {', '.join(rev.branch_labels)}")
-    if rev.depends_on:
-        lines.append(f"Depends on: {', '.join(rev.depends_on)}")
     lines.append(f"Path: {rev.path}")
     lines.append("")
     lines.extend(f"    {line}" if line else "" for line in rev.docstring.splitlines())
     return "\n".join(lines) + "\n"
 
 
-def step_line(step: Step) -> str:
+def step_line(step: Step, *, running: bool = False) -> str:
+    """A migration step: ``[bind] upgrade a → b  message (12 ms)``, or ``...`` while
+    it runs."""
     verb = "stamp" if step.is_stamp else ("upgrade" if step.is_upgrade else "downgrade")
     arrow = f"{ids(step.source)} → {ids(step.destination)}"
-    return f"[{bind(step.bind)}] {verb} {arrow}  {step.message} ({step.seconds:.2f}s)"
+    took = "..." if running else f"({step.seconds * 1000:.0f} ms)"
+    return f"[{bind(step.bind)}] {verb} {arrow}  {step.message} {took}"
 
 
-def print_step(step: Step) -> None:
-    echo(step_line(step))
+class StepPrinter:
+    """Prints a line when a migration step starts and one when it is committed; at a
+    terminal, with one bind at a time, one line rewritten in place."""
+
+    def __init__(self, *, in_place: bool) -> None:
+        self.in_place = in_place
+
+    def start(self, step: Step) -> None:
+        if self.in_place:
+            stream.rewrite(step_line(step, running=True), final=False)
+        else:
+            echo(step_line(step, running=True))
+
+    def done(self, step: Step) -> None:
+        if self.in_place:
+            stream.rewrite(step_line(step), final=True)
+        else:
+            echo(step_line(step))
 
 
 def print_wait(wait: LockWait) -> None:
@@ -110,9 +149,14 @@ def summary(result: RunResult, verb: str) -> str:
 
 def print_sql(results: Sequence[RunResult], safe_urls: dict[str, str]) -> None:
     for result in results:
-        click.echo(f"-- flask_schemaver: bind {result.bind} ({safe_urls[result.bind]})")
-        click.echo(result.sql or "", nl=False)
-        click.echo()
+        echo(f"-- flask_schemaver: bind {result.bind} ({safe_urls[result.bind]})")
+        stream.echo(result.sql or "", nl=False)
+        echo()
+
+
+def print_json(data: Any) -> None:
+    """``data`` as indented JSON, for tools."""
+    echo(json.dumps(data, indent=2))
 
 
 def print_written(results: Sequence[RevisionResult], empty: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from traceback import print_exception
 from typing import Any
@@ -12,10 +11,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..api.base import app_state
 from ..exceptions import RunFailed
 from . import command
 from . import extension
 from . import output
+from . import stream
 from .options import all_binds_option
 from .options import bind_option
 from .options import plan_options
@@ -109,7 +110,7 @@ def show_plan(
         revision, binds, downgrade=downgrade, all_binds=bool(all_binds)
     )
     if as_json:
-        click.echo(json.dumps([p.to_dict() for p in plans], indent=2))
+        output.print_json([p.to_dict() for p in plans])
     else:
         output.print_plans(plans)
 
@@ -124,7 +125,10 @@ def run_and_report(verb: Verb, revision: str, options: dict[str, Any]) -> None:
         output.print_sql(call(revision, **options), urls)
         return
     if verb != "stamp":
-        options["on_step"] = output.print_step
+        jobs = options["jobs"] or app_state().settings.jobs
+        printer = output.StepPrinter(in_place=stream.is_terminal() and jobs == 1)
+        options["on_start"] = printer.start
+        options["on_step"] = printer.done
     try:
         results = call(revision, **options, on_wait=output.print_wait)
     except RunFailed as exc:

@@ -5,6 +5,8 @@ This module must not import Alembic.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -103,6 +105,12 @@ class Dialect:
     def migration_lock(self, bind: Bind, connection: sa.Connection, name: str) -> Lock:
         """The lock that keeps two processes from migrating ``bind`` at once."""
         return NoLock()
+
+    @contextmanager
+    def migrating(self, connection: sa.Connection) -> Iterator[None]:
+        """Set ``connection`` up to run migrations, each in its own transaction, for
+        the ``with`` block; as it was afterwards."""
+        yield
 
     def prepare_autogenerate(self, context: MigrationContext) -> None:
         """Tune ``context`` before autogenerate compares models with the database."""

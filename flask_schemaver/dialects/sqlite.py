@@ -1,18 +1,35 @@
-"""SQLite: an exclusive file lock beside the database file."""
+"""SQLite: an exclusive file lock beside the database file, and DDL that is part of
+the migration's transaction.
+
+Python's sqlite3 module, in its legacy transaction handling, begins a transaction only
+before INSERT, UPDATE and DELETE: a revision's CREATE, ALTER and DROP statements, and
+batch mode's ``_alembic_tmp_`` tables, would be committed as they run, and survive the
+failure of a later statement. SQLite itself rolls DDL back like anything else, so, as
+SQLAlchemy documents for pysqlite, the driver is told to leave transactions alone and
+``BEGIN`` is emitted when SQLAlchemy begins one; only on the migration's own
+connection, and only while it migrates.
+"""
 
 from __future__ import annotations
 
 import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
 
 from .base import Dialect
 from .base import Lock
 from .base import NoLock
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
-
     from ..binds import Bind
+
+#: sqlite3's legacy transaction handling (Python 3.12 and newer name it).
+_LEGACY = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
 
 
 def lock_path(bind: Bind) -> str | None:
@@ -58,10 +75,35 @@ class FileLock(Lock):
             self.fd = None
 
 
+def _begin(connection: sa.Connection) -> None:
+    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        connection.exec_driver_sql("BEGIN")
+
+
 class SQLite(Dialect):
     def migration_lock(self, bind: Bind, connection: sa.Connection, name: str) -> Lock:
         path = lock_path(bind)
         return NoLock() if path is None else FileLock(path)
+
+    @contextmanager
+    def migrating(self, connection: sa.Connection) -> Iterator[None]:
+        driver: Any = connection.connection.dbapi_connection
+        legacy = getattr(driver, "autocommit", _LEGACY) == _LEGACY
+        if not isinstance(driver, sqlite3.Connection) or not legacy:
+            yield  # another driver, or one that already begins every transaction
+            return
+        if connection.in_transaction():
+            connection.commit()
+        previous = driver.isolation_level
+        driver.isolation_level = None
+        sa.event.listen(connection, "begin", _begin)
+        try:
+            yield
+        finally:
+            sa.event.remove(connection, "begin", _begin)
+            if connection.in_transaction():
+                connection.rollback()
+            driver.isolation_level = previous
 
 
 dialect = SQLite("sqlite")

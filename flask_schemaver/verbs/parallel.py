@@ -118,7 +118,11 @@ def _relay(events: Any, options: RunOptions) -> None:
             kind, payload = events.get_nowait()
         except queue.Empty:
             return
-        callback = options.on_step if kind == "step" else options.on_wait
+        callback = {
+            "start": options.on_start,
+            "step": options.on_step,
+            "wait": options.on_wait,
+        }[kind]
         if callback is not None:
             callback(payload)
 
@@ -139,6 +143,7 @@ def _work(names: list[str]) -> list[RunResult]:
 
     in_worker = dataclasses.replace(
         options,
+        on_start=send("start") if options.on_start else None,
         on_step=send("step") if options.on_step else None,
         on_wait=send("wait") if options.on_wait else None,
     )

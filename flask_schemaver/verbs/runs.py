@@ -10,9 +10,12 @@ from contextlib import nullcontext
 from typing import Any
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from .. import dialects
+from ..exceptions import SchemaVerError
 from ..results import RunResult
 from ..results import Step
 from ..runtime import environment
@@ -22,13 +25,11 @@ from ..runtime.errors import translate_errors
 from . import preflight
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
     from alembic.runtime.migration import MigrationContext
     from alembic.runtime.migration import MigrationInfo
 
     from ..binds import Bind
     from ..options import RunOptions
-    from ..options import StepCallback
     from ..results import Direction
     from ..script.graph import RevisionGraph
     from ..settings import Settings
@@ -41,32 +42,36 @@ _COMMANDS: dict[str, Callable[..., None]] = {
 
 
 class _Tracker:
-    """Follows the steps of one run: which is running, how long each took."""
+    """Follows the steps of one run: which is running, how long each took, and which
+    are committed but not yet reported.
 
-    def __init__(self, bind: Bind, on_step: StepCallback | None) -> None:
+    A step is handed to ``on_step`` only once its transaction is committed, so that
+    nothing a caller does with it (printing, say) can change its outcome.
+    """
+
+    def __init__(self, bind: Bind, options: RunOptions) -> None:
         self.bind = bind
-        self.on_step = on_step
+        self.options = options
+        # With a transaction per migration, a step is committed when the next starts.
+        self.per_migration = bool(bind.context_options.get("transaction_per_migration"))
         self.steps: list[Step] = []
+        self.unreported: list[Step] = []
         self.running: MigrationInfo | None = None
         self.started = time.perf_counter()
 
     def start(self, info: MigrationInfo) -> None:
+        if self.per_migration:
+            self.report()
         self.running = info
         self.started = time.perf_counter()
+        if self.options.on_start is not None:
+            self.options.on_start(_step(self.bind, info, 0.0))
 
     def applied(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
-        script: Any = step.up_revision
-        done = Step(
-            bind=self.bind.name,
-            source=tuple(step.source_revision_ids),
-            destination=tuple(step.destination_revision_ids),
-            revision=script.revision if script is not None else "",
-            message=(script.doc or "") if script is not None else "",
-            is_upgrade=step.is_upgrade,
-            is_stamp=step.is_stamp,
-            seconds=time.perf_counter() - self.started,
-        )
+        """Alembic's ``on_version_apply``: inside the step's transaction."""
+        done = _step(self.bind, step, time.perf_counter() - self.started)
         self.running = None
+        script: Any = step.up_revision
         if self.bind.history and not ctx.as_sql and script is not None:
             # In the migration's own transaction: the row exists when the step does.
             history.write(
@@ -78,8 +83,14 @@ class _Tracker:
                 seconds=done.seconds,
             )
         self.steps.append(done)
-        if self.on_step is not None:
-            self.on_step(done)
+        self.unreported.append(done)
+
+    def report(self) -> None:
+        """Hand the committed steps not yet reported to ``on_step``."""
+        committed, self.unreported = self.unreported, []
+        if self.options.on_step is not None:
+            for step in committed:
+                self.options.on_step(step)
 
     def describe_running(self) -> tuple[str, str] | None:
         """The revision that was running: its id, and e.g. ``upgrade of revision 1a2b
@@ -94,6 +105,20 @@ class _Tracker:
         return script.revision, f"{verb} of revision {script.revision} ({script.doc!r})"
 
 
+def _step(bind: Bind, info: MigrationInfo, seconds: float) -> Step:
+    script: Any = info.up_revision
+    return Step(
+        bind=bind.name,
+        source=tuple(info.source_revision_ids),
+        destination=tuple(info.destination_revision_ids),
+        revision=script.revision if script is not None else "",
+        message=(script.doc or "") if script is not None else "",
+        is_upgrade=info.is_upgrade,
+        is_stamp=info.is_stamp,
+        seconds=seconds,
+    )
+
+
 def _direction(step: Step) -> Direction:
     if step.is_stamp:
         # Stamping down vouches for nothing: only stamps up count as applied.
@@ -104,7 +129,7 @@ def _direction(step: Step) -> Direction:
 def run(bind: Bind, settings: Settings, options: RunOptions) -> RunResult:
     """Run ``options.verb`` to ``options.revision`` on the bind's database."""
     preflight.check_arguments(bind, settings, options)
-    tracker = _Tracker(bind, options.on_step)
+    tracker = _Tracker(bind, options)
 
     def configure(**extra: Any) -> Config:
         return environment.make_config(
@@ -124,19 +149,46 @@ def run(bind: Bind, settings: Settings, options: RunOptions) -> RunResult:
     preflight.check_start(bind, scripts, options, before)
     if preflight.at_target(bind, scripts, options, before):
         return RunResult(bind.name, before, before, note="nothing to do")
-    with (
-        translate_errors(bind, tracker.describe_running),
-        bind.engine.connect() as connection,
-    ):
-        guard = (
-            locking.hold(
-                bind, connection, timeout=settings.lock_timeout, on_wait=options.on_wait
+    try:
+        with (
+            translate_errors(bind, tracker.describe_running),
+            bind.engine.connect() as connection,
+            dialects.of(bind).migrating(connection),
+        ):
+            guard = (
+                locking.hold(
+                    bind,
+                    connection,
+                    timeout=settings.lock_timeout,
+                    on_wait=options.on_wait,
+                )
+                if bind.lock
+                else nullcontext()
             )
-            if bind.lock
-            else nullcontext()
+            with guard:
+                return _online(bind, options, tracker, configure, connection, scripts)
+    except SchemaVerError as exc:
+        _name_leftovers(bind, exc)
+        raise
+
+
+def _name_leftovers(bind: Bind, error: SchemaVerError) -> None:
+    """Add to ``error`` the batch-mode tables a failed revision left behind, which
+    would make the next run fail: only DDL that escaped its transaction leaves any."""
+    try:
+        with bind.engine.connect() as connection:
+            names = sa.inspect(connection).get_table_names(
+                schema=bind.version_table_schema
+            )
+    except sa.exc.SQLAlchemyError:
+        return
+    left = sorted(n for n in names if n.startswith("_alembic_tmp_"))
+    if left:
+        error.message += (
+            f"; the revision left behind the table(s) {', '.join(left)} from batch "
+            "mode: drop them before running it again"
         )
-        with guard:
-            return _online(bind, options, tracker, configure, connection, scripts)
+        error.args = (error.message,)
 
 
 def _offline(
@@ -150,6 +202,7 @@ def _offline(
         _COMMANDS[options.verb](
             configure(output_buffer=buffer), options.revision, **_keywords(options)
         )
+    tracker.report()
     return RunResult(bind.name, (), (), tracker.steps, sql=buffer.getvalue())
 
 
@@ -182,6 +235,7 @@ def _online(
         **keywords,
     )
     after = environment.current_heads(bind, connection)
+    tracker.report()
     return RunResult(bind.name, before, after, tracker.steps)
 
 
