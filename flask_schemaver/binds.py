@@ -96,10 +96,10 @@ class Bind:
 
     def hide_secrets(self, text: str) -> str:
         """Return ``text`` with this bind's database password masked."""
+        from .masking import hide_password
+
         password = self.engine.url.password
-        if password:
-            text = text.replace(str(password), "***")
-        return text
+        return hide_password(text, None if password is None else str(password))
 
     def include_object(
         self, obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
@@ -220,6 +220,20 @@ def resolve_binds(app: Flask, db: SQLAlchemy, settings: Settings) -> dict[str, B
     _check_distinct(binds.values())
     _mark_foreign_tables(binds.values(), excluded)
     return binds
+
+
+def unconfigured_models(db: SQLAlchemy) -> dict[str, list[str]]:
+    """Bind keys that models name (``__bind_key__``) but no engine serves, with their
+    tables: a typo there would leave the models out of every bind's migrations.
+
+    Must run inside an app context.
+    """
+    engines = db.engines
+    return {
+        str(key): sorted(metadata.tables)
+        for key, metadata in db.metadatas.items()
+        if key not in engines and metadata.tables
+    }
 
 
 def _directory(settings: Settings, name: str, configured: Any) -> Path:

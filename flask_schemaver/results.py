@@ -236,6 +236,8 @@ class RevisionResult:
     bind: str
     #: The files written; empty when there was nothing to write.
     revisions: list[Revision]
+    #: What autogenerate found and wrote, one line per operation.
+    detected: list[str] = field(default_factory=list)
     #: ``"done"`` or ``"failed"``.
     outcome: Outcome = "done"
     #: The error of a failed bind.

@@ -119,6 +119,12 @@ class Settings:
         #: The Mako template of new revision files; None for flask_schemaver's own.
         self.script_template: Final = script_template
 
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed, e.g. ``replace(directory=...)``."""
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values.update(changes)
+        return type(self)(**values)
+
     def __repr__(self) -> str:
         values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
         return f"{type(self).__name__}({values})"

@@ -138,3 +138,83 @@ def test_api_refuses_keywords_a_verb_does_not_take(make_app: AppMaker) -> None:
             schemaver.revision("x", sql=True)  # type: ignore[call-arg]
         # Nothing was written or run.
         assert not make_app.migrations.exists()
+
+
+def test_status_shows_every_bind_when_one_cannot_be_reached(
+    make_app: AppMaker,
+) -> None:
+    # Nothing listens on port 1.
+    app = make_app(binds={"remote": "postgresql+psycopg://u:pw@127.0.0.1:1/x"})
+    with app.app_context():
+        make_app.schemaver.migrate("users", "default")
+    result = app.test_cli_runner().invoke(args=["db", "status"])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[:3] == [
+        f"default ({make_app.sqlite('main')})",
+        "  current: <base>",
+        result.stdout.splitlines()[2],
+    ]
+    assert "[ ]" in result.stdout.splitlines()[2]
+    [error] = result.stderr.splitlines()
+    assert error.startswith("Error: [remote] postgresql+psycopg://u:***@127.0.0.1:1/x")
+    result = app.test_cli_runner().invoke(args=["db", "status", "--json"])
+    assert result.exit_code == 1
+    import json
+
+    [healthy, unreachable] = json.loads(result.stdout)
+    assert healthy["bind"] == "default" and healthy["up_to_date"] is False
+    assert unreachable["bind"] == "remote"
+    assert unreachable["error"] == error.removeprefix("Error: ")
+    assert "pw" not in result.stdout
+
+
+def test_migrate_says_what_it_detected(make_app: AppMaker) -> None:
+    app = make_app(tables={None: {"user": ["name"]}})
+    with app.app_context():
+        [result] = make_app.schemaver.migrate("users")
+    assert result.detected == [
+        "create table user (id INTEGER NOT NULL, name VARCHAR(50) NULL)"
+    ]
+    later = make_app(tables={None: {"user": ["name", "email"]}})
+    with later.app_context():
+        make_app.schemaver.upgrade()
+    out = later.test_cli_runner().invoke(args=["db", "migrate", "-m", "email"]).output
+    assert out.splitlines()[1:] == [
+        "    detected: add column user.email VARCHAR(50) NULL"
+    ]
+
+
+def test_directory_option_as_flask_migrate_takes_it(
+    make_app: AppMaker, tmp_path: Path
+) -> None:
+    app = make_app()
+    elsewhere = tmp_path / "db" / "migrations"
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["db", "migrate", "-d", str(elsewhere), "-m", "users"])
+    assert result.exit_code == 0, result.output
+    assert f"at {elsewhere / 'versions'}" in result.output
+    assert not make_app.migrations.exists()
+    result = runner.invoke(args=["db", "upgrade", "--directory", str(elsewhere)])
+    assert result.exit_code == 0, result.output
+    assert "1 revision upgraded" in result.output
+    [rev_id] = [p.name.split("_")[0] for p in (elsewhere / "versions").glob("*.py")]
+    # Only for that run: the configured folder, empty, is used again afterwards.
+    result = runner.invoke(args=["db", "status"])
+    # It names the folder it looked in, and the likelier mistake before stamp --purge.
+    assert (
+        f"  [?] {rev_id}  applied, but its file is missing: no revision file in "
+        f"{make_app.migrations / 'versions'} has it; if that is not the project's "
+        "migrations folder, run from the project's root or pass -d; else restore the "
+        "file, or record where the database really is with 'flask db stamp --bind "
+        "default --purge REVISION'"
+    ) in result.output
+    result = runner.invoke(args=["db", "check", "--only", "missing"])
+    assert result.exit_code == 1
+    assert (
+        f"no revision file in {make_app.migrations / 'versions'} has it"
+        in result.output
+    )
+    with app.app_context():
+        assert make_app.schemaver.binds["default"].directory == (
+            make_app.migrations / "versions"
+        )

@@ -715,7 +715,8 @@ def test_migrate_cli_writes_into_versions(make_app: AppMaker) -> None:
     rev_id = added.removeprefix("versions/").removesuffix("_add_phone_to_user.py")
     path = make_app.migrations / added
     assert result.stdout.splitlines() == [
-        f"default: wrote {rev_id} add phone to user at {path}"
+        f"default: wrote {rev_id} add phone to user at {path}",
+        "    detected: add column user.phone VARCHAR(50) NULL",
     ]
     assert result.stderr.splitlines() == [notice_line(make_app)]
     assert f"down_revision: str | Sequence[str] | None = '{REV2}'" in path.read_text()

@@ -662,7 +662,8 @@ def test_migrate_prints_findings_of_new_revisions(make_app: AppMaker) -> None:
 
     app = make_app(tables={None: {"user": ["name"]}})
     out = cli(app, "migrate", "-m", "drop email")
-    [written, finding] = out.splitlines()
+    [written, detected, finding] = out.splitlines()
+    assert detected == "    detected: drop column user.email"
     assert re.fullmatch(
         r"default: (\w{12}) line \d+: error \[drop-column\] drop column user\.email: .*",
         finding,

@@ -43,6 +43,8 @@ class AppState:
         self.notices = [] if notices is None else notices
         #: The app's binds, resolved on first use.
         self.binds = binds
+        #: Bind keys that models use but no engine serves, with their tables.
+        self.unconfigured: dict[str, list[str]] = {}
 
 
 class BindAPI:
@@ -52,10 +54,24 @@ class BindAPI:
         state = app_state()
         if state.binds is None:
             from ..binds import resolve_binds
+            from ..binds import unconfigured_models
 
             app = current_app._get_current_object()  # type: ignore[attr-defined]
             state.binds = resolve_binds(app, state.db, state.settings)
+            state.unconfigured = unconfigured_models(state.db)
         return state
+
+    def _refuse_unconfigured_models(self) -> None:
+        """Refuse to compare models with databases when some models have no bind."""
+        unconfigured = self._state().unconfigured
+        if not unconfigured:
+            return
+        key, names = next(iter(unconfigured.items()))
+        raise ConfigError(
+            f"models use the bind key {key!r} (tables {', '.join(names)}), which "
+            "SQLALCHEMY_BINDS does not configure, so no bind would migrate them; "
+            f"add {key!r} to SQLALCHEMY_BINDS or correct the models' __bind_key__"
+        )
 
     @property
     def binds(self) -> dict[str, Bind]:

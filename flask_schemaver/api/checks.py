@@ -39,9 +39,12 @@ class ChecksAPI(LooksAPI):
                 f"unknown check {', '.join(sorted(unknown))}; choose from {', '.join(GATES)}"
             )
         settings = self._state().settings
+        binds = self.select(bind)
+        if "drift" in gates:
+            self._refuse_unconfigured_models()
         return [
             checks.check(b, settings, gates)  # type: ignore[arg-type]  # checked above
-            for b in self.select(bind)
+            for b in binds
         ]
 
     def lint(

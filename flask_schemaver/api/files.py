@@ -59,6 +59,8 @@ class FilesAPI(BindAPI):
 
         check_keywords("revision", options, RevisionKeywords)
         binds = self.select(bind)
+        if options.get("autogenerate"):
+            self._refuse_unconfigured_models()
         rev_id = options.get("rev_id")
         if len(binds) > 1 and not options.get("autogenerate"):
             raise UsageError(

@@ -12,8 +12,12 @@ is used, so that setting up the extension in every web worker costs next to noth
 
 from __future__ import annotations
 
+import functools
 import importlib
+import os
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from typing import TYPE_CHECKING
 from typing import TypeVar
@@ -79,13 +83,44 @@ class SchemaVerGroup(click.Group):
 
 
 def command(**attrs: Any) -> Callable[[F], click.Command]:
-    """A ``flask db`` command, run inside the app's context."""
+    """A ``flask db`` command, run inside the app's context, with ``-d/--directory``
+    (the migrations folder for this run, as Flask-Migrate's commands take it)."""
 
     def decorator(func: F) -> click.Command:
-        made: click.Command = click.command(**attrs)(with_appcontext(func))
+        @functools.wraps(func)
+        def run(*args: Any, directory: str | None, **kwargs: Any) -> Any:
+            if directory is None:
+                return func(*args, **kwargs)
+            with migrations_folder(directory):
+                return func(*args, **kwargs)
+
+        made: click.Command = click.command(**attrs)(with_appcontext(run))
+        made.params.append(
+            click.Option(
+                ["-d", "--directory"],
+                metavar="PATH",
+                type=click.Path(file_okay=False),
+                help="Migrations folder for this run, instead of SCHEMAVER_DIRECTORY.",
+            )
+        )
         return made
 
     return decorator
+
+
+@contextmanager
+def migrations_folder(directory: str) -> Iterator[None]:
+    """Use ``directory`` as the app's migrations folder for the ``with`` block."""
+    from ..api.base import app_state
+
+    state = app_state()
+    settings, binds = state.settings, state.binds
+    state.settings = settings.replace(directory=os.path.abspath(directory))
+    state.binds = None  # made again, with the folders under the new directory
+    try:
+        yield
+    finally:
+        state.settings, state.binds = settings, binds
 
 
 def extension() -> SchemaVer:
@@ -127,7 +162,20 @@ def show_version(ctx: click.Context, param: click.Parameter, value: bool) -> Non
 def db(traceback: bool) -> None:
     """Database migrations: one revision chain per database (bind)."""
     from ..api.base import app_state
+    from ..binds import unconfigured_models
     from . import output
 
-    for notice in app_state().notices:
+    state = app_state()
+    for notice in state.notices:
         output.echo(notice, err=True)
+    try:
+        unconfigured = unconfigured_models(state.db)
+    except RuntimeError:  # Flask-SQLAlchemy not set up: the command itself says so
+        unconfigured = {}
+    for key, names in unconfigured.items():
+        output.echo(
+            f"warning: models use the bind key {key!r} (tables {', '.join(names)}), "
+            "which SQLALCHEMY_BINDS does not configure: migrate and check refuse to "
+            "run until it does, or the models' __bind_key__ is corrected",
+            err=True,
+        )

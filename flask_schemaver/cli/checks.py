@@ -53,8 +53,10 @@ def print_check(result: CheckResult) -> None:
             f"{name}: several heads {', '.join(result.heads)}; run 'flask db merge'"
         )
     if "missing" in failures:
+        folder = str(extension().binds[result.bind].directory)
         output.echo(
-            f"{name}: applied revisions without a file: {', '.join(result.missing)}"
+            f"{name}: applied revisions without a file: {', '.join(result.missing)}; "
+            + output.missing_files(result.bind, folder)
         )
     if "pending" in failures:
         output.echo(

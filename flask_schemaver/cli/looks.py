@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..exceptions import SchemaVerError
 from . import command
 from . import extension
 from . import output
@@ -119,14 +120,29 @@ def current(bind: tuple[str, ...]) -> None:
 @command()
 @bind_option
 @json_option
-def status(bind: tuple[str, ...], as_json: bool) -> None:
+@click.pass_context
+def status(ctx: click.Context, bind: tuple[str, ...], as_json: bool) -> None:
     """Show every revision of each bind as applied [X] or pending [ ]."""
-    states = extension().status(bind)
+    schemaver = extension()
+    states: list[dict[str, Any]] = []
+    failed = False
+    # Bind by bind: one database that can't be reached hides nothing of the others.
+    for b in schemaver.select(bind):
+        try:
+            [state] = schemaver.status(b.name)
+        except SchemaVerError as exc:
+            failed = True
+            states.append({"bind": b.name, "url": b.safe_url, "error": str(exc)})
+            if not as_json:
+                output.echo(f"Error: {exc}", err=True)
+            continue
+        states.append(state.to_dict())
+        if not as_json:
+            print_status(state)
     if as_json:
-        output.print_json([s.to_dict() for s in states])
-        return
-    for state in states:
-        print_status(state)
+        output.print_json(states)
+    if failed:
+        ctx.exit(1)
 
 
 def print_status(state: BindStatus) -> None:
@@ -143,11 +159,12 @@ def print_status(state: BindStatus) -> None:
         output.echo(
             f"  {mark} {item.revision.id}{head}  {item.revision.message}{when}{edited}"
         )
+    folder = str(extension().binds[state.bind].directory)
     for rev in state.missing:
         output.echo(
             click.style(f"  [?] {rev}", fg="red")
-            + "  applied, but its file is missing: restore the file, or run "
-            f"'flask db stamp --bind {state.bind} --purge REVISION'"
+            + "  applied, but its file is missing: "
+            + output.missing_files(state.bind, folder)
         )
     if len(state.heads) > 1:
         output.echo(

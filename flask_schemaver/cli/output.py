@@ -90,6 +90,17 @@ def verbose(rev: Revision, current: Sequence[str] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
+def missing_files(bind: str, folder: str) -> str:
+    """What to do about applied revisions that have no file in ``folder``: first make
+    sure it is the right folder, as ``stamp --purge`` rewrites the version table."""
+    return (
+        f"no revision file in {folder} has it; if that is not the project's migrations "
+        "folder, run from the project's root or pass -d; else restore the file, or "
+        f"record where the database really is with 'flask db stamp --bind {bind} "
+        "--purge REVISION'"
+    )
+
+
 def step_line(step: Step, *, running: bool = False) -> str:
     """A migration step: ``[bind] upgrade a → b  message (12 ms)``, or ``...`` while
     it runs."""
@@ -144,7 +155,14 @@ def summary(result: RunResult, verb: str) -> str:
     done = click.style(
         f"{count} revision{'s' if count != 1 else ''} {verb}d", fg="green"
     )
-    return f"{name}: {done}, now at {ids(result.after)}"
+    line = f"{name}: {done}, now at {ids(result.after)}"
+    if verb == "upgrade" and len(result.after) > 1:
+        # 'heads' takes every branch up; say so, as it is not one line of history.
+        line += (
+            f" ({len(result.after)} heads: join them with 'flask db merge --bind "
+            f"{result.bind}')"
+        )
+    return line
 
 
 def print_sql(results: Sequence[RunResult], safe_urls: dict[str, str]) -> None:
@@ -165,6 +183,8 @@ def print_written(results: Sequence[RevisionResult], empty: str) -> None:
             echo(f"{bind(result.bind)}: {empty}")
         for rev in result.revisions:
             echo(f"{bind(result.bind)}: wrote {rev.id} {rev.message!s} at {rev.path}")
+        for line in result.detected:
+            echo(f"    detected: {line}")
 
 
 def print_plans(plans: Sequence[BindPlan]) -> None:

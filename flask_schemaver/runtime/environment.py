@@ -44,6 +44,8 @@ _CONNECTION = "schemaver.connection"
 _ON_APPLY = "schemaver.on_version_apply"
 _ON_START = "schemaver.on_step_start"
 _SKIP_EMPTY = "schemaver.skip_empty"
+#: A list that autogenerate's operations are added to, one UpgradeOps per revision.
+DETECTED = "schemaver.detected"
 #: Read by the bundled script.py.mako, which hands over to this template when set.
 _SCRIPT_TEMPLATE = "schemaver.script_template"
 
@@ -177,6 +179,7 @@ def run_env(context: EnvironmentContext) -> None:
         options.get("process_revision_directives"),
         skip_empty=config.attributes[_SKIP_EMPTY]
         and getattr(config.cmd_opts, "autogenerate", False),
+        detected=config.attributes.get(DETECTED),
     )
     on_apply = config.attributes[_ON_APPLY]
     if on_apply is not None:
@@ -244,13 +247,22 @@ def _watch_steps(
 
 
 def _revision_directives_hook(
-    user_hook: Callable[..., None] | None, *, skip_empty: bool
+    user_hook: Callable[..., None] | None,
+    *,
+    skip_empty: bool,
+    detected: list[ops.UpgradeOps] | None,
 ) -> Callable[..., None]:
     def process_revision_directives(
         context: MigrationContext, revision: Any, directives: list[ops.MigrationScript]
     ) -> None:
         if user_hook is not None:
             user_hook(context, revision, directives)
+        if detected is not None:
+            detected.extend(
+                upgrade_ops
+                for script in directives
+                for upgrade_ops in script.upgrade_ops_list
+            )
         if skip_empty and all(
             upgrade_ops.is_empty()
             for script in directives

@@ -44,6 +44,10 @@ def translate_errors(
             warnings.filterwarnings(
                 "error", message=r"Revision \S+ is present more than once"
             )
+            # A symbolic link to a revision file of the folder is that file, read
+            # once (as the text path does); Alembic's advice about version_locations
+            # does not apply.
+            warnings.filterwarnings("ignore", message=r"File .* loaded twice! ignoring")
             yield
     except UserWarning as exc:
         raise MigrationError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -93,4 +94,5 @@ def _acquire(
 
 
 def _me() -> str:
-    return f"{os.uname().nodename}:{os.getpid()}"
+    # socket, not os.uname, which Windows lacks.
+    return f"{socket.gethostname()}:{os.getpid()}"

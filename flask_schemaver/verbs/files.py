@@ -10,6 +10,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from alembic import command
+from alembic.operations import ops
 from alembic.util import rev_id as random_rev_id
 
 from ..results import Revision
@@ -17,6 +18,7 @@ from ..results import RevisionResult
 from ..runtime import environment
 from ..runtime.errors import translate_errors
 from . import preflight
+from .plan import describe
 
 if TYPE_CHECKING:
     from ..binds import Bind
@@ -48,6 +50,8 @@ def revision(
     config = environment.make_config(
         bind, settings, x_args=options.get("x_args", ()), autogenerate=autogenerate
     )
+    detected: list[ops.UpgradeOps] = []
+    config.attributes[environment.DETECTED] = detected
     label = options.get("branch_label")
     with translate_errors(bind):
         if label:
@@ -66,7 +70,21 @@ def revision(
                 depends_on=list(options.get("depends_on", ())) or None,  # type: ignore[arg-type]  # takes a list too
                 rev_id=options.get("rev_id") or new_rev_id(taken_ids),
             )
-    return RevisionResult(bind.name, _revisions(written))
+    revisions = _revisions(written)
+    return RevisionResult(
+        bind.name, revisions, detected=_describe(bind, detected) if revisions else []
+    )
+
+
+def _describe(bind: Bind, detected: list[ops.UpgradeOps]) -> list[str]:
+    """What autogenerate found, one short line per operation."""
+    dialect = bind.engine.dialect
+    lines = []
+    for upgrade_ops in detected:
+        for op in upgrade_ops.ops:
+            inner = op.ops if isinstance(op, ops.ModifyTableOps) else [op]
+            lines += [describe(o, dialect).text for o in inner]
+    return lines
 
 
 def merge(
