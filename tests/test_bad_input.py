@@ -211,7 +211,9 @@ def cli_refuses(
     assert "Traceback" not in out, out
     # A revision that failed was announced as it started; the error is one line.
     lines = [
-        line for line in out.splitlines() if line.strip() and not RUNNING.fullmatch(line)
+        line
+        for line in out.splitlines()
+        if line.strip() and not RUNNING.fullmatch(line)
     ]
     assert len(lines) == 1 and lines[0].startswith("Error: "), out
     assert result.exit_code == code, out

@@ -261,7 +261,9 @@ def test_branches_cli(make_app: AppMaker) -> None:
     lines = result.stdout.splitlines()
     # Each step is announced as it starts, then reported with its time once committed.
     assert lines[0] == f"[default] upgrade <base> → {r0}  base ..."
-    assert re.fullmatch(rf"\[default\] upgrade <base> → {r0}  base \(\d+ ms\)", lines[1])
+    assert re.fullmatch(
+        rf"\[default\] upgrade <base> → {r0}  base \(\d+ ms\)", lines[1]
+    )
     assert sorted(line.split("  ")[0] for line in lines[2:6]) == sorted(
         [f"[default] upgrade {r0} → {a}", f"[default] upgrade {r0} → {b}"] * 2
     )

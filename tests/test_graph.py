@@ -8,42 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 
-from conftest import AppMaker
 from flask_schemaver import SchemaVer
 from flask_schemaver.runtime import environment
 from flask_schemaver.script import chain
 from flask_schemaver.script import files as revfiles
 from flask_schemaver.script import graph
-
-REVISION = '''"""{message}
-
-Revision ID: {rev}
-"""
-from alembic import op
-
-revision = {rev!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    pass
-
-
-def downgrade():
-    pass
-'''
-
-
-def write(folder: Path, rev: str, down: str | None, message: str = "msg") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{rev}_file.py"
-    path.write_text(REVISION.format(rev=rev, down=down, message=message))
-    return path
+from helpers import add_revision
+from helpers import AppMaker
+from helpers import revision_source
+from helpers import tables
+from helpers import write_revision_file
 
 
 def heads(folder: Path) -> list[str]:
@@ -51,9 +27,9 @@ def heads(folder: Path) -> list[str]:
 
 
 def test_reads_the_chain_without_running_files(tmp_path: Path) -> None:
-    write(tmp_path, "a", None, "first")
+    write_revision_file(tmp_path, "a", None, message="first")
     (tmp_path / "b_file.py").write_text(
-        REVISION.format(rev="b", down="a", message="second")
+        revision_source("b", "a", message="second")
         + "\nraise RuntimeError('never run me')\n"
     )
     scripts = graph.load(tmp_path)
@@ -64,19 +40,19 @@ def test_reads_the_chain_without_running_files(tmp_path: Path) -> None:
 
 
 def test_cache_follows_edits_additions_deletions_and_renames(tmp_path: Path) -> None:
-    a = write(tmp_path, "a", None)
-    b = write(tmp_path, "b", "a")
+    a = write_revision_file(tmp_path, "a", None)
+    b = write_revision_file(tmp_path, "b", "a")
     assert heads(tmp_path) == ["b"]
     cache = tmp_path / "__pycache__" / "schemaver-revisions.json"
     assert set(json.loads(cache.read_text())["files"]) == {a.name, b.name}
 
     # Edited with the modification time put back (clock skew, or an edit in the same tick).
     stat = b.stat()
-    b.write_text(REVISION.format(rev="b", down=None, message="msg"))
+    b.write_text(revision_source("b", None))
     os.utime(b, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert heads(tmp_path) == ["a", "b"]
 
-    c = write(tmp_path, "c", "b")  # added
+    c = write_revision_file(tmp_path, "c", "b")  # added
     assert heads(tmp_path) == ["a", "c"]
     c.unlink()  # deleted
     assert heads(tmp_path) == ["a", "b"]
@@ -86,11 +62,11 @@ def test_cache_follows_edits_additions_deletions_and_renames(tmp_path: Path) -> 
 
 
 def test_cache_is_used(tmp_path: Path) -> None:
-    write(tmp_path, "a", None, "from the file")
+    write_revision_file(tmp_path, "a", None, message="from the file")
     graph.load(tmp_path)
     cache = tmp_path / "__pycache__" / "schemaver-revisions.json"
     data = json.loads(cache.read_text())
-    data["files"]["a_file.py"]["facts"]["docstring"] = "from the cache"
+    data["files"]["a.py"]["facts"]["docstring"] = "from the cache"
     cache.write_text(json.dumps(data))
     [a] = graph.load(tmp_path).get_revisions("a")
     assert a.doc == "from the cache"
@@ -116,7 +92,7 @@ def test_files_it_cannot_read_are_left_to_alembic(tmp_path: Path, text: str) -> 
 
 def test_dynamic_file_falls_back_to_alembic(app: Flask, schemaver: SchemaVer) -> None:
     folder = Path(app.config["SCHEMAVER_DIRECTORY"]) / "versions"
-    write(folder, "a", None)
+    write_revision_file(folder, "a", None)
     (folder / "b_file.py").write_text(
         '"""computed"""\nrevision = "".join(["b"])\ndown_revision = "a"\n'
         "branch_labels = None\ndepends_on = None\n"
@@ -128,7 +104,7 @@ def test_dynamic_file_falls_back_to_alembic(app: Flask, schemaver: SchemaVer) ->
 
 
 def test_unwritable_folder_goes_without_cache(tmp_path: Path) -> None:
-    write(tmp_path, "a", None)
+    write_revision_file(tmp_path, "a", None)
     (tmp_path / "__pycache__").write_text("not a folder")
     assert heads(tmp_path) == ["a"]
 
@@ -253,27 +229,17 @@ def test_linear_shortcut_matches_the_alembic_path(make_app: AppMaker) -> None:
 
 def _revision(schemaver: SchemaVer, rev: str, table: str) -> Path:
     """A revision that creates ``table``; its file."""
-    [result] = schemaver.revision(rev, "default", rev_id=rev)
-    path = Path(result.revisions[0].path)
-    text = path.read_text()
-    text = text.replace(
-        "def upgrade() -> None:\n    pass\n",
-        f"def upgrade() -> None:\n    op.create_table({table!r}, sa.Column('id', sa.Integer))\n",
+    created = add_revision(
+        schemaver,
+        rev_id=rev,
+        upgrade=f"    op.create_table({table!r}, sa.Column('id', sa.Integer))\n",
+        downgrade=f"    op.drop_table({table!r})\n",
     )
-    text = text.replace(
-        "def downgrade() -> None:\n    pass\n",
-        f"def downgrade() -> None:\n    op.drop_table({table!r})\n",
-    )
-    path.write_text(text)
-    return path
+    return Path(created.path)
 
 
 def _tables(schemaver: SchemaVer) -> set[str]:
-    engine = schemaver.binds["default"].engine
-    return set(sa.inspect(engine).get_table_names()) - {
-        "alembic_version",
-        "alembic_version_history",
-    }
+    return tables(schemaver.binds["default"].engine) - {"alembic_version"}
 
 
 def test_imported_files_are_reused_until_one_changes(
