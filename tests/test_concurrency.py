@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from helpers import flask_db
 from helpers import write_revision_file
 
+pytestmark = pytest.mark.slow
+
 PROCESSES = 8
 
 #: Three revisions; each holds the lock a while, and logs that it ran.

@@ -43,6 +43,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     yield from example_app_at(tmp_path)
 
 
+@pytest.mark.slow
 def test_checks_pass_on_every_bind(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CONFTEST)
     pytester.makeini(

@@ -154,6 +154,7 @@ def test_importing_and_init_app_import_little(tmp_path: Path) -> None:
     assert found["dataclasses"] == []
 
 
+@pytest.mark.slow
 def test_noop_upgrade_does_not_import_alembic(tmp_path: Path) -> None:
     migrations = tmp_path / "migrations"
     write_revision_file(migrations / "versions", "r1", None)

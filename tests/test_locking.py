@@ -47,6 +47,7 @@ def held_elsewhere(app: Flask) -> Iterator[None]:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_timeout_api_and_cli(app: Flask, make_app: AppMaker) -> None:
     with held_elsewhere(app):
         with pytest.raises(RunFailed) as info:
@@ -63,6 +64,7 @@ def test_timeout_api_and_cli(app: Flask, make_app: AppMaker) -> None:
     assert make_app.schemaver.current() == {"default": ()}
 
 
+@pytest.mark.slow
 @pytest.mark.lock_timeout(10)
 def test_wait_is_reported_then_runs(app: Flask) -> None:
     release = threading.Event()
@@ -133,6 +135,7 @@ if os.environ.get("MARKER"):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.postgresql
 def test_ctrl_c_rolls_back_and_releases_the_lock(
     make_app: AppMaker, postgresql_db: MakeDatabase, tmp_path: Path

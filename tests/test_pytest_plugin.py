@@ -368,6 +368,7 @@ def failure_text(result: pytest.RunResult, item: str) -> str:
 # -- sample projects ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sound_project_passes_every_check(
     pytester: pytest.Pytester, urls: dict[str, str]
 ) -> None:
@@ -377,6 +378,7 @@ def test_sound_project_passes_every_check(
     result.assert_outcomes(passed=len(ALL_ITEMS) + 1)
 
 
+@pytest.mark.slow
 def test_model_drift(pytester: pytest.Pytester, urls: dict[str, str]) -> None:
     sample(pytester, urls, drift=True)
     result = run(pytester, "-k", "models-match")
@@ -401,6 +403,7 @@ def test_model_drift(pytester: pytest.Pytester, urls: dict[str, str]) -> None:
     assert "Traceback" not in text and "testing_checks.py" not in text
 
 
+@pytest.mark.slow
 def test_two_heads(pytester: pytest.Pytester, urls: dict[str, str]) -> None:
     sample(pytester, urls, two_heads=True)
     result = run(pytester, "-k", "analytics")
@@ -414,6 +417,7 @@ def test_two_heads(pytester: pytest.Pytester, urls: dict[str, str]) -> None:
     assert "flask db merge --bind analytics" in text
 
 
+@pytest.mark.slow
 def test_downgrade_leaves_a_table(
     pytester: pytest.Pytester, urls: dict[str, str]
 ) -> None:
@@ -442,6 +446,7 @@ def test_downgrade_leaves_a_table(
     assert "audit_entries" in text and "already exists" in text
 
 
+@pytest.mark.slow
 def test_skip_a_revision_and_checks(pytester: pytest.Pytester) -> None:
     """An irreversible revision is left out by id; checks by name or pattern."""
     sample(
@@ -465,6 +470,7 @@ def test_skip_a_revision_and_checks(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=11, skipped=4, deselected=1)
 
 
+@pytest.mark.slow
 def test_unknown_skips_are_reported(pytester: pytest.Pytester) -> None:
     sample(
         pytester,
@@ -481,6 +487,7 @@ def test_unknown_skips_are_reported(pytester: pytest.Pytester) -> None:
     )
 
 
+@pytest.mark.slow
 def test_failing_upgrade(pytester: pytest.Pytester, urls: dict[str, str]) -> None:
     sample(pytester, urls, failing_upgrade=True)
     result = run(pytester, "-k", "default or analytics-upgrade")
@@ -506,6 +513,7 @@ def test_failing_upgrade(pytester: pytest.Pytester, urls: dict[str, str]) -> Non
     ) in text
 
 
+@pytest.mark.slow
 def test_broken_data_migration(pytester: pytest.Pytester, urls: dict[str, str]) -> None:
     """The checks run on empty tables and pass; the project's data test catches it."""
     sample(pytester, urls, broken_data=True)
@@ -523,6 +531,7 @@ def test_broken_data_migration(pytester: pytest.Pytester, urls: dict[str, str]) 
     )
 
 
+@pytest.mark.slow
 @pytest.mark.mysql
 def test_sound_project_on_mysql(
     pytester: pytest.Pytester, mysql_server: sa.Engine
@@ -536,6 +545,7 @@ def test_sound_project_on_mysql(
 # -- switching the checks on, and finding the app -------------------------------------------
 
 
+@pytest.mark.slow
 def test_checks_are_off_by_default(pytester: pytest.Pytester) -> None:
     sample(pytester, sqlite_urls(), ini="")
     result = run(pytester)
@@ -543,6 +553,7 @@ def test_checks_are_off_by_default(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
+@pytest.mark.slow
 def test_flag_turns_the_checks_on(pytester: pytest.Pytester) -> None:
     sample(pytester, sqlite_urls(), ini="")
     result = run(pytester, "--schemaver", "-m", "schemaver", "-k", "audit")
@@ -552,6 +563,7 @@ def test_flag_turns_the_checks_on(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=5, deselected=11)
 
 
+@pytest.mark.slow
 def test_app_found_through_flask_app(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -562,6 +574,7 @@ def test_app_found_through_flask_app(
     result.stdout.fnmatch_lines(["conftest.py::schemaver[[]default-single-head[]]"])
 
 
+@pytest.mark.slow
 def test_no_app_to_collect_from(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -580,6 +593,7 @@ def test_no_app_to_collect_from(
     assert "Traceback" not in result.stdout.str()
 
 
+@pytest.mark.slow
 def test_app_fixture_with_other_binds(pytester: pytest.Pytester) -> None:
     """Items are collected from schemaver_app; a fixture app with other binds fails
     them rather than leaving a bind unchecked."""
@@ -613,6 +627,7 @@ def test_app_fixture_with_other_binds(pytester: pytest.Pytester) -> None:
     )
 
 
+@pytest.mark.slow
 def test_module_scoped_app_fixture(pytester: pytest.Pytester) -> None:
     sample(pytester, sqlite_urls())
     pytester.makeconftest(
@@ -635,6 +650,7 @@ def test_module_scoped_app_fixture(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=5, deselected=11)
 
 
+@pytest.mark.slow
 def test_checks_hang_under_the_conftest_with_the_app(pytester: pytest.Pytester) -> None:
     """A root conftest.py without the app fixture is passed over for tests/conftest.py;
     without any, the run says why there are no checks."""
@@ -657,6 +673,7 @@ def test_checks_hang_under_the_conftest_with_the_app(pytester: pytest.Pytester) 
     )
 
 
+@pytest.mark.slow
 def test_loading_the_plugin_imports_no_alembic(pytester: pytest.Pytester) -> None:
     """A project that does not use the plugin pays for neither Alembic nor the
     testing helpers, even with the plugin's fixtures on offer."""
