@@ -123,6 +123,22 @@ class LockTimeout(SchemaVerError):
         )
 
 
+class Interrupted(SchemaVerError):
+    """A run stopped by Ctrl-C or a signal, or a worker process that died.
+
+    The revision that was running, if any, is named; where the database rolls back
+    DDL it left nothing behind.
+    """
+
+    #: 128 + SIGINT, as shells report an interrupted command.
+    exit_code = 130
+
+    def __init__(self, message: str, bind: str, revision: str | None = None) -> None:
+        #: The revision that was running when the run stopped, if known.
+        self.revision = revision
+        super().__init__(message, bind)
+
+
 class RunFailed(SchemaVerError):
     """Upgrade, downgrade, stamp or autogenerate failed on one or more binds.
 
@@ -140,6 +156,8 @@ class RunFailed(SchemaVerError):
         self.errors = [r.error for r in self.results if r.error is not None]
         if all(e.exit_code == 2 for e in self.errors):
             self.exit_code = 2
+        elif any(isinstance(e, Interrupted) for e in self.errors):
+            self.exit_code = Interrupted.exit_code
         failed = [r.bind for r in self.results if r.outcome == "failed"]
         if len(self.errors) == 1:
             message = str(self.errors[0])

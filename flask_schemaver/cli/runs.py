@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from traceback import print_exception
 from typing import Any
 from typing import cast
@@ -130,11 +133,31 @@ def run_and_report(verb: Verb, revision: str, options: dict[str, Any]) -> None:
         options["on_start"] = printer.start
         options["on_step"] = printer.done
     try:
-        results = call(revision, **options, on_wait=output.print_wait)
+        with terminate_as_interrupt():
+            results = call(revision, **options, on_wait=output.print_wait)
     except RunFailed as exc:
         report_failure(exc, verb)
     for result in results:
         output.echo(output.summary(result, verb))
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (a stopping container, a supervisor) as Ctrl-C while databases
+    change: the run stops the way it does for Ctrl-C and says where it stopped."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def report_failure(exc: RunFailed, verb: str) -> NoReturn:

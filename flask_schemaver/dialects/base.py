@@ -69,8 +69,9 @@ class SessionLock(Lock):
             if self.connection.in_transaction():
                 self.connection.rollback()
             self._scalar(self.release_sql)
-        except sa.exc.DBAPIError:
+        except sa.exc.SQLAlchemyError:
             # The server ends the lock with the session; make sure the session ends.
+            # (An interrupted statement can leave the connection unusable.)
             self.connection.invalidate()
 
     def holder(self) -> str:

@@ -1,6 +1,6 @@
 """Lint a bind's revisions: pick them, record them, run the rules, apply ignores and levels.
 
-Revisions are recorded, never run (see :mod:`flask_schemaver.recording`): no database is
+Revisions are recorded, never run (see :mod:`flask_schemaver.runtime.recording`): no database is
 touched, so lint works in CI without one.
 """
 

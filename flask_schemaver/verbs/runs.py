@@ -15,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 
 from .. import dialects
+from ..exceptions import Interrupted
 from ..exceptions import SchemaVerError
 from ..results import RunResult
 from ..results import Step
@@ -62,15 +63,16 @@ class _Tracker:
     def start(self, info: MigrationInfo) -> None:
         if self.per_migration:
             self.report()
+            self.running = None  # committed
+        if self.options.on_start is not None:
+            # May stop the run (a worker told to stop): before the step, not in it.
+            self.options.on_start(_step(self.bind, info, 0.0))
         self.running = info
         self.started = time.perf_counter()
-        if self.options.on_start is not None:
-            self.options.on_start(_step(self.bind, info, 0.0))
 
     def applied(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
         """Alembic's ``on_version_apply``: inside the step's transaction."""
         done = _step(self.bind, step, time.perf_counter() - self.started)
-        self.running = None
         script: Any = step.up_revision
         if self.bind.history and not ctx.as_sql and script is not None:
             # In the migration's own transaction: the row exists when the step does.
@@ -84,6 +86,16 @@ class _Tracker:
             )
         self.steps.append(done)
         self.unreported.append(done)
+
+    @property
+    def committed(self) -> list[Step]:
+        """The steps known to be committed: all but those not yet reported."""
+        return self.steps[: len(self.steps) - len(self.unreported)]
+
+    def finished(self) -> None:
+        """The run is over and committed: nothing is running."""
+        self.running = None
+        self.report()
 
     def report(self) -> None:
         """Hand the committed steps not yet reported to ``on_step``."""
@@ -127,9 +139,43 @@ def _direction(step: Step) -> Direction:
 
 
 def run(bind: Bind, settings: Settings, options: RunOptions) -> RunResult:
-    """Run ``options.verb`` to ``options.revision`` on the bind's database."""
+    """Run ``options.verb`` to ``options.revision`` on the bind's database.
+
+    Ctrl-C (or a signal turned into :class:`KeyboardInterrupt`) becomes
+    :class:`~flask_schemaver.exceptions.Interrupted`, naming the revision it stopped.
+    """
     preflight.check_arguments(bind, settings, options)
     tracker = _Tracker(bind, options)
+    try:
+        return _run(bind, settings, options, tracker)
+    except KeyboardInterrupt:
+        error = _interrupted(bind, tracker)
+        _name_leftovers(bind, error)
+        raise error from None
+
+
+def _interrupted(bind: Bind, tracker: _Tracker) -> Interrupted:
+    running = tracker.describe_running()
+    if running is None:
+        message = "interrupted before its next revision started"
+    elif bind.transactional_ddl:
+        message = f"interrupted during the {running[1]}; it was rolled back"
+    else:
+        message = (
+            f"interrupted during the {running[1]}; {bind.dialect} commits DDL "
+            "statement by statement: it may have left part of its changes behind; "
+            "check the schema before running it again"
+        )
+    applied = [s.revision for s in tracker.committed]
+    if applied:
+        message += f" (applied before: {', '.join(applied)})"
+    return Interrupted(message, bind.name, running[0] if running else None)
+
+
+def _run(
+    bind: Bind, settings: Settings, options: RunOptions, tracker: _Tracker
+) -> RunResult:
+    """The run itself, its arguments checked."""
 
     def configure(**extra: Any) -> Config:
         return environment.make_config(
@@ -202,7 +248,7 @@ def _offline(
         _COMMANDS[options.verb](
             configure(output_buffer=buffer), options.revision, **_keywords(options)
         )
-    tracker.report()
+    tracker.finished()
     return RunResult(bind.name, (), (), tracker.steps, sql=buffer.getvalue())
 
 
@@ -234,8 +280,8 @@ def _online(
         options.revision,
         **keywords,
     )
+    tracker.finished()
     after = environment.current_heads(bind, connection)
-    tracker.report()
     return RunResult(bind.name, before, after, tracker.steps)
 
 
