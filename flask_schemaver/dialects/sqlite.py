@@ -4,15 +4,18 @@ the migration's transaction.
 Python's sqlite3 module, in its legacy transaction handling, begins a transaction only
 before INSERT, UPDATE and DELETE: a revision's CREATE, ALTER and DROP statements, and
 batch mode's ``_alembic_tmp_`` tables, would be committed as they run, and survive the
-failure of a later statement. SQLite itself rolls DDL back like anything else, so, as
-SQLAlchemy documents for pysqlite, the driver is told to leave transactions alone and
-``BEGIN`` is emitted when SQLAlchemy begins one; only on the migration's own
-connection, and only while it migrates.
+failure of a later statement. SQLite itself rolls DDL back like anything else, so on
+the migration's own connection, and only while it migrates, the driver is told to
+leave transactions alone (as SQLAlchemy documents for pysqlite) and ``BEGIN`` is sent
+before the first statement that writes, DDL included. Reads before it take no lock
+that lasts, so a revision may still write through another connection (the app's
+session, say) until its own first change.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,9 +78,26 @@ class FileLock(Lock):
             self.fd = None
 
 
-def _begin(connection: sa.Connection) -> None:
-    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-        connection.exec_driver_sql("BEGIN")
+#: Statements that only read: no transaction begins for them.
+_READ = re.compile(r"\s*(SELECT|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
+
+
+def _begin_before_writes(
+    connection: sa.Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: Any,
+    executemany: bool,
+) -> None:
+    driver = connection.connection.dbapi_connection
+    if (
+        driver is not None
+        and not driver.in_transaction
+        and connection.in_transaction()
+        and not _READ.match(statement)
+    ):
+        cursor.execute("BEGIN")
 
 
 class SQLite(Dialect):
@@ -96,11 +116,11 @@ class SQLite(Dialect):
             connection.commit()
         previous = driver.isolation_level
         driver.isolation_level = None
-        sa.event.listen(connection, "begin", _begin)
+        sa.event.listen(connection, "before_cursor_execute", _begin_before_writes)
         try:
             yield
         finally:
-            sa.event.remove(connection, "begin", _begin)
+            sa.event.remove(connection, "before_cursor_execute", _begin_before_writes)
             if connection.in_transaction():
                 connection.rollback()
             driver.isolation_level = previous

@@ -17,6 +17,7 @@ from alembic.operations import ops
 from ..exceptions import UnknownRevision
 from ..runtime import environment
 from ..runtime.errors import translate_errors
+from ..runtime.recording import no_database
 from ..runtime.recording import record
 from ..runtime.recording import RecordedOperation
 from .catalog import Finding
@@ -86,7 +87,7 @@ def _names(value: Revisions) -> list[str]:
 def _scripts(bind: Bind, settings: Settings) -> Any:
     if not bind.directory.is_dir():
         return None
-    with translate_errors(bind):
+    with translate_errors(bind), no_database():
         return environment.script_directory(environment.make_config(bind, settings))
 
 

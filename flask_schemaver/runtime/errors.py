@@ -95,16 +95,39 @@ def translate_errors(
         raise DatabaseError(
             bind.hide_secrets(str(exc).splitlines()[0]), bind.name
         ) from exc
-    except Exception as exc:
-        where = _revision_frame(bind, exc)
-        if where is None:
+    except (KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException as exc:
+        error = _from_revision(bind, exc, running() if running else None)
+        if error is None:
             raise
-        detail = bind.hide_secrets(f"{type(exc).__name__}: {exc}")
-        step = running() if running else None
-        prefix = f"{step[1]} failed at " if step else ""
-        raise MigrationError(
-            f"{prefix}{where}: {detail}; fix the revision file", bind.name
-        ) from exc
+        raise error from exc
+
+
+def _from_revision(
+    bind: Bind, exc: BaseException, step: tuple[str, str] | None
+) -> MigrationError | None:
+    """The error of a revision file's code that raised ``exc`` (or called
+    ``sys.exit``); None when ``exc`` did not come from a revision file."""
+    where = _revision_frame(bind, exc)
+    if where is None:
+        return None
+    prefix = f"{step[1]} failed at " if step else ""
+    if isinstance(exc, SystemExit) or not isinstance(exc, Exception):
+        call = (
+            f"sys.exit({exc.code!r})"
+            if isinstance(exc, SystemExit)
+            else type(exc).__name__
+        )
+        return MigrationError(
+            f"{prefix}{where}: the revision file ends the process ({call}); raise an "
+            "exception to fail a revision instead",
+            bind.name,
+        )
+    detail = bind.hide_secrets(f"{type(exc).__name__}: {exc}")
+    return MigrationError(
+        f"{prefix}{where}: {detail}; fix the revision file", bind.name
+    )
 
 
 def _cycle(bind: Bind, exc: revision_errors.CycleDetected) -> MigrationError:

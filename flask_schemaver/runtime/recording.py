@@ -7,7 +7,9 @@ reach a database. The records feed ``upgrade --plan`` and ``flask db lint``.
 
 from __future__ import annotations
 
+import functools
 import io
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +18,7 @@ from dataclasses import field
 from typing import Any
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from alembic.operations import BatchOperations
 from alembic.operations import Operations
 from alembic.operations import ops
@@ -122,12 +125,58 @@ def record(bind: Bind, script: Script, *, is_upgrade: bool) -> RecordedRevision:
     operations = _recording_operations(context, sink)
     operations._install_proxy()
     try:
-        getattr(script.module, "upgrade" if is_upgrade else "downgrade")()
+        with no_database():
+            getattr(script.module, "upgrade" if is_upgrade else "downgrade")()
     except NotImplementedError:
         result.error = "raises NotImplementedError"
-    except Exception as exc:  # code that needs the live database, for one
+    except SystemExit as exc:
+        result.error = f"ends the process with sys.exit({exc.code!r})"
+    except DatabaseRefused as exc:
+        result.error = str(exc)
+    except (KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException as exc:  # code that needs the live database, for one
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
         operations._remove_proxy()
     result.operations = sink.recorded
     return result
+
+
+class DatabaseRefused(Exception):
+    """A revision reached for a database while it was being recorded."""
+
+
+_recording = threading.local()
+
+
+@contextmanager
+def no_database() -> Iterator[None]:
+    """Refuse every SQL statement this thread sends through SQLAlchemy in the ``with``
+    block: the app's session or an engine of the revision's own included."""
+    _listen_once()
+    _recording.active = True
+    try:
+        yield
+    finally:
+        _recording.active = False
+
+
+@functools.cache
+def _listen_once() -> None:
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", _refuse)
+
+
+def _refuse(
+    conn: sa.Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: Any,
+    executemany: bool,
+) -> None:
+    if getattr(_recording, "active", False):
+        first = " ".join(statement.split())[:60]
+        raise DatabaseRefused(
+            f"it reaches for a database ({first}), which recording never runs"
+        )

@@ -13,6 +13,7 @@ from ..results import PlannedOperation
 from ..results import PlannedRevision
 from ..runtime import environment
 from ..runtime.errors import translate_errors
+from ..runtime.recording import no_database
 from ..runtime.recording import record
 from ..runtime.recording import RecordedRevision
 
@@ -26,8 +27,8 @@ def plan(
 ) -> BindPlan:
     """The revisions that ``upgrade``/``downgrade`` to ``revision`` would run on ``bind``."""
     current = environment.current_heads(bind)
-    scripts = environment.script_directory(environment.make_config(bind, settings))
-    with translate_errors(bind):
+    with translate_errors(bind), no_database():
+        scripts = environment.script_directory(environment.make_config(bind, settings))
         steps = environment.migration_path(
             scripts, revision, current, is_upgrade=is_upgrade
         )
