@@ -71,6 +71,8 @@ class Bind:
     protected: bool = False
     #: Tables in the same database that belong to other binds; never this bind's concern.
     foreign_tables: frozenset[tuple[str | None, str]] = frozenset()
+    #: Secrets the engine was given beside its URL (``connect_args``), to hide.
+    secrets: tuple[str, ...] = ()
 
     @property
     def dialect(self) -> str:
@@ -91,15 +93,20 @@ class Bind:
 
     @property
     def safe_url(self) -> str:
-        """The database URL with the password hidden."""
-        return self.engine.url.render_as_string(hide_password=True)
+        """The database URL with the password hidden, in its place or in the query."""
+        from .masking import hide_url_secrets
+
+        return hide_url_secrets(self.engine.url)
 
     def hide_secrets(self, text: str) -> str:
-        """Return ``text`` with this bind's database password masked."""
+        """Return ``text`` with this bind's secrets masked: the URL's password, secret
+        query parameters and secret ``connect_args``."""
         from .masking import hide_password
+        from .masking import url_secrets
 
-        password = self.engine.url.password
-        return hide_password(text, None if password is None else str(password))
+        for secret in (*url_secrets(self.engine.url), *self.secrets):
+            text = hide_password(text, secret)
+        return text
 
     def include_object(
         self, obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
@@ -212,7 +219,9 @@ def resolve_binds(app: Flask, db: SQLAlchemy, settings: Settings) -> dict[str, B
             lock=bool(overrides.get("lock", settings.lock)),
             history=bool(overrides.get("history", settings.history)),
             protected=bool(overrides.get("protected", False)),
+            secrets=_connect_secrets(app, key),
         )
+        _check_names(binds[name], overrides)
     if not binds:
         raise ConfigError(
             "every bind is excluded in SCHEMAVER_BINDS; there is nothing to migrate"
@@ -276,6 +285,50 @@ def _context_options(
     return options
 
 
+def _connect_secrets(app: Flask, key: str | None) -> tuple[str, ...]:
+    """Secret values among the ``connect_args`` Flask-SQLAlchemy gives the bind."""
+    from .masking import is_secret_key
+
+    options: dict[str, Any] = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if key is not None:
+        configured = (app.config.get("SQLALCHEMY_BINDS") or {}).get(key)
+        if isinstance(configured, Mapping):
+            options.update(configured)
+    args = options.get("connect_args")
+    if not isinstance(args, Mapping):
+        return ()
+    return tuple(str(v) for k, v in args.items() if is_secret_key(str(k)) and v)
+
+
+#: What a version table may be called: it is also part of a lock file's name.
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+def _check_names(bind: Bind, overrides: Mapping[str, Any]) -> None:
+    """Refuse names that would only fail in the middle of a run."""
+    name = bind.name
+    if not overrides.get("directory") and (
+        name in ("", ".", "..") or "/" in name or "\\" in name
+    ):
+        raise ConfigError(
+            f"bind {name!r} can't name its revision folder; set 'directory' for it "
+            "in SCHEMAVER_BINDS"
+        )
+    if not _TABLE_NAME.fullmatch(bind.version_table):
+        raise ConfigError(
+            f"SCHEMAVER_BINDS[{name!r}]['version_table'] {bind.version_table!r} must "
+            "start with a letter or '_' and hold only letters, digits, '_' and '$'"
+        )
+    longest = bind.engine.dialect.max_identifier_length
+    table = bind.history_table if bind.history else bind.version_table
+    if longest and len(table) > longest:
+        raise ConfigError(
+            f"bind {name!r} would keep its history in {table!r}, longer than the "
+            f"{longest} characters {bind.dialect} allows; set a shorter "
+            "'version_table' for it in SCHEMAVER_BINDS"
+        )
+
+
 def _check_distinct(binds: Iterable[Bind]) -> None:
     folders: dict[Path, str] = {}
     tables: dict[tuple[Any, ...], str] = {}
@@ -286,17 +339,16 @@ def _check_distinct(binds: Iterable[Bind]) -> None:
                 f"binds {other!r} and {bind.name!r} would share the folder "
                 f"{bind.directory}; set 'directory' for one of them in SCHEMAVER_BINDS"
             )
-        where = database_identity(bind.engine) + (
-            bind.version_table_schema,
-            bind.version_table,
-        )
-        other = tables.setdefault(where, bind.name)
-        if other != bind.name:
-            raise ConfigError(
-                f"binds {other!r} and {bind.name!r} would share the version table "
-                f"{bind.version_table!r} in one database; set 'version_table' for one "
-                "of them in SCHEMAVER_BINDS"
-            )
+        here = database_identity(bind.engine) + (bind.version_table_schema,)
+        kept = [bind.version_table] + ([bind.history_table] if bind.history else [])
+        for table in kept:
+            owner = tables.setdefault(here + (table,), bind.name)
+            if owner != bind.name:
+                raise ConfigError(
+                    f"binds {owner!r} and {bind.name!r} would both keep {table!r} in "
+                    "one database (a version table and its history table); set "
+                    "'version_table' for one of them in SCHEMAVER_BINDS"
+                )
 
 
 def _mark_foreign_tables(

@@ -9,10 +9,40 @@ is hidden only when it cannot be an ordinary word of a message: with the passwor
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 from urllib.parse import quote_plus
 
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
 MASK = "***"
+
+#: Names of URL query parameters and driver arguments that carry secrets.
+_SECRET_KEY = re.compile(r"pass|pwd|secret|token|credential", re.IGNORECASE)
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a query parameter or driver argument of this name carries a secret."""
+    return bool(_SECRET_KEY.search(name))
+
+
+def url_secrets(url: sa.URL) -> list[str]:
+    """The secrets a URL carries: its password and its secret query parameters."""
+    found = [] if url.password is None else [str(url.password)]
+    for key, value in url.query.items():
+        if is_secret_key(key):
+            found += [value] if isinstance(value, str) else list(value)
+    return found
+
+
+def hide_url_secrets(url: sa.URL) -> str:
+    """The URL as text, its password and secret query parameters hidden."""
+    # A placeholder that survives URL quoting, then the mask in its place.
+    placeholder = "schemaverhidden"
+    query = {k: (placeholder if is_secret_key(k) else v) for k, v in url.query.items()}
+    text = url.set(query=query).render_as_string(hide_password=True)
+    return text.replace(placeholder, MASK)
 
 
 def hide_password(text: str, password: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -193,6 +194,12 @@ def _file_template(value: Any) -> str:
             f"SCHEMAVER_FILE_TEMPLATE {template!r} must contain %(rev)s (with "
             "one % sign), or revision files would overwrite each other"
         )
+    if "/" in template or "\\" in template or template.startswith("."):
+        raise ConfigError(
+            f"SCHEMAVER_FILE_TEMPLATE {template!r} names a file outside the bind's "
+            "folder, where its chain would never see it; use a file name only, "
+            "e.g. '%(year)d%(month).2d%(day).2d_%(rev)s_%(slug)s'"
+        )
     return template
 
 
@@ -204,7 +211,10 @@ def _slug_length(value: Any) -> int | None:
 
 def _lock_timeout(value: Any) -> float | None:
     if value is not None and (
-        isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
     ):
         raise ConfigError(
             "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds, or None to wait forever"

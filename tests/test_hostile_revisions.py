@@ -118,3 +118,58 @@ def test_a_file_that_exits_when_imported(make_app: AppMaker) -> None:
             f"Error: [default] {path}, line 6: the revision file ends the process "
             "(sys.exit(3)); raise an exception to fail a revision instead"
         ), command
+
+
+def test_messages_with_control_characters_print_on_one_line(make_app: AppMaker) -> None:
+    app = make_app(tables={})
+    write_revision_file(
+        make_app.migrations / "versions",
+        "r1",
+        None,
+        message="add\\x1b[31m red\\rover\\nwritten",
+    )
+    out = invoke(app, "upgrade").output + invoke(app, "history").output
+    out += invoke(app, "status").output
+    assert "\x1b" not in out and "\r" not in out
+    assert "add\\x1b[31m red over" in out
+    for line in out.splitlines():
+        assert not line.startswith("written"), out
+
+
+def test_a_failing_stamp_is_called_a_stamp(make_app: AppMaker) -> None:
+    app = make_app(tables={})
+    folder = make_app.migrations / "versions"
+    write_revision_file(folder, "r1", None, message="one")
+    database = make_app.tmp_path / "main.db"
+    engine = sa.create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        # A version table that refuses the row the stamp writes.
+        connection.execute(
+            sa.text(
+                "CREATE TABLE alembic_version (version_num INTEGER CHECK (version_num > 0) PRIMARY KEY)"
+            )
+        )
+    engine.dispose()
+    result = invoke(app, "stamp", "r1")
+    assert result.exit_code == 1, result.output
+    [error] = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert error.startswith("Error: [default] stamp of revision r1 ('one') failed: "), (
+        error
+    )
+
+
+def test_autogenerate_on_a_database_at_a_missing_revision(make_app: AppMaker) -> None:
+    app = make_app()
+    with app.app_context():
+        make_app.schemaver.migrate("users", rev_id="u1")
+        make_app.schemaver.upgrade()
+    (make_app.migrations / "versions" / "u1_users.py").unlink()
+    result = invoke(app, "migrate", "-m", "more")
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        f"Error: [default] the database is at u1, which no revision file in "
+        f"{make_app.migrations / 'versions'} has, so there is nothing to build the new "
+        "revision on; if that is not the project's migrations folder, run from the "
+        "project's root or pass -d; else restore the file, or record where the "
+        "database really is with 'flask db stamp --bind default --purge REVISION'"
+    ]

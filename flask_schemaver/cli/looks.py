@@ -157,7 +157,8 @@ def print_status(state: BindStatus) -> None:
         when = f"  applied {item.applied_at[:19]}" if item.applied_at else ""
         edited = click.style("  edited since applied", fg="red") if item.edited else ""
         output.echo(
-            f"  {mark} {item.revision.id}{head}  {item.revision.message}{when}{edited}"
+            f"  {mark} {item.revision.id}{head}  {output.oneline(item.revision.message)}"
+            f"{when}{edited}"
         )
     folder = str(extension().binds[state.bind].directory)
     for rev in state.missing:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 from typing import TYPE_CHECKING
@@ -30,6 +31,14 @@ if TYPE_CHECKING:
 def echo(message: str = "", err: bool = False) -> None:
     """Print a line; a stream that cannot take it never stops the command."""
     stream.echo(message, err=err)
+
+
+def oneline(text: str) -> str:
+    """``text`` safe to print on one line: line breaks become spaces, and other
+    control characters (an escape sequence in a revision message, say) are shown
+    escaped rather than acted on by the terminal."""
+    text = re.sub(r"[\r\n\t]+", " ", text)
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def bind(name: str) -> str:
@@ -64,7 +73,7 @@ def revision_line(
         text += " (branchpoint)"
     if tree and rev.is_merge_point:
         text += " (mergepoint)"
-    return f"{text}, {rev.message}" if doc else text
+    return f"{text}, {oneline(rev.message)}" if doc else text
 
 
 def verbose(rev: Revision, current: Sequence[str] = ()) -> str:
@@ -86,7 +95,9 @@ def verbose(rev: Revision, current: Sequence[str] = ()) -> str:
         lines.append(f"Branch names: {', '.join(rev.branch_labels)}")
     lines.append(f"Path: {rev.path}")
     lines.append("")
-    lines.extend(f"    {line}" if line else "" for line in rev.docstring.splitlines())
+    lines.extend(
+        f"    {oneline(line)}" if line else "" for line in rev.docstring.splitlines()
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -107,7 +118,7 @@ def step_line(step: Step, *, running: bool = False) -> str:
     verb = "stamp" if step.is_stamp else ("upgrade" if step.is_upgrade else "downgrade")
     arrow = f"{ids(step.source)} → {ids(step.destination)}"
     took = "..." if running else f"({step.seconds * 1000:.0f} ms)"
-    return f"[{bind(step.bind)}] {verb} {arrow}  {step.message} {took}"
+    return f"[{bind(step.bind)}] {verb} {arrow}  {oneline(step.message)} {took}"
 
 
 class StepPrinter:
@@ -182,7 +193,9 @@ def print_written(results: Sequence[RevisionResult], empty: str) -> None:
         if not result.revisions:
             echo(f"{bind(result.bind)}: {empty}")
         for rev in result.revisions:
-            echo(f"{bind(result.bind)}: wrote {rev.id} {rev.message!s} at {rev.path}")
+            echo(
+                f"{bind(result.bind)}: wrote {rev.id} {oneline(rev.message)} at {rev.path}"
+            )
         for line in result.detected:
             echo(f"    detected: {line}")
 
@@ -199,7 +212,7 @@ def print_plans(plans: Sequence[BindPlan]) -> None:
             flag = (
                 click.style("  [irreversible]", fg="yellow") if rev.irreversible else ""
             )
-            echo(f"  {verb} {rev.id}  {rev.message}{flag}")
+            echo(f"  {verb} {rev.id}  {oneline(rev.message)}{flag}")
             for op in rev.operations:
                 mark = click.style("!", fg="red", bold=True) if op.destructive else "-"
                 echo(f"    {mark} {op.text}")

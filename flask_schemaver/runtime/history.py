@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from ..exceptions import MigrationError
+
 if TYPE_CHECKING:
     from ..binds import Bind
     from ..results import BindStatus
@@ -78,7 +80,24 @@ def checksum(path: str) -> str | None:
 
 
 def ensure(bind: Bind, connection: sa.Connection) -> None:
-    """Create the bind's history table if it is missing; commits."""
+    """Create the bind's history table if it is missing; commits.
+
+    A table of that name that is not a history table is refused before anything runs.
+    """
+    columns = {c.name for c in table(bind).columns}
+    inspector = sa.inspect(connection)
+    schema = bind.version_table_schema
+    if inspector.has_table(bind.history_table, schema=schema):
+        found = {c["name"] for c in inspector.get_columns(bind.history_table, schema)}
+        if not columns <= found:
+            connection.rollback()
+            raise MigrationError(
+                f"the table {bind.history_table!r} is not flask_schemaver's history of "
+                f"applied revisions (it lacks {', '.join(sorted(columns - found))}); "
+                "rename that table, or set 'history': False for this bind in "
+                "SCHEMAVER_BINDS",
+                bind.name,
+            )
     ensure_in(bind, connection)
     connection.commit()
 

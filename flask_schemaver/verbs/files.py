@@ -13,6 +13,7 @@ from alembic import command
 from alembic.operations import ops
 from alembic.util import rev_id as random_rev_id
 
+from ..exceptions import MigrationError
 from ..results import Revision
 from ..results import RevisionResult
 from ..runtime import environment
@@ -54,6 +55,8 @@ def revision(
     config.attributes[environment.DETECTED] = detected
     label = options.get("branch_label")
     with translate_errors(bind):
+        if autogenerate:
+            _check_database_known(bind, settings)
         if label:
             preflight.check_branch_label(
                 bind, environment.revision_graph(bind, settings), label
@@ -85,6 +88,24 @@ def _describe(bind: Bind, detected: list[ops.UpgradeOps]) -> list[str]:
             inner = op.ops if isinstance(op, ops.ModifyTableOps) else [op]
             lines += [describe(o, dialect).text for o in inner]
     return lines
+
+
+def _check_database_known(bind: Bind, settings: Settings) -> None:
+    """Autogenerate builds on the database's revision: it must have a file."""
+    current = environment.current_heads(bind)
+    known = {
+        s.revision for s in environment.revision_graph(bind, settings).walk_revisions()
+    }
+    missing = [rev for rev in current if rev not in known]
+    if missing:
+        raise MigrationError(
+            f"the database is at {', '.join(missing)}, which no revision file in "
+            f"{bind.directory} has, so there is nothing to build the new revision on; "
+            "if that is not the project's migrations folder, run from the project's "
+            "root or pass -d; else restore the file, or record where the database "
+            f"really is with 'flask db stamp --bind {bind.name} --purge REVISION'",
+            bind.name,
+        )
 
 
 def merge(

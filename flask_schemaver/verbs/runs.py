@@ -113,7 +113,10 @@ class _Tracker:
         script: Any = info.up_revision
         if script is None:
             return None
-        verb = "upgrade" if info.is_upgrade else "downgrade"
+        if info.is_stamp:
+            verb = "stamp"
+        else:
+            verb = "upgrade" if info.is_upgrade else "downgrade"
         return script.revision, f"{verb} of revision {script.revision} ({script.doc!r})"
 
 
