@@ -331,7 +331,7 @@ def _check_names(bind: Bind, overrides: Mapping[str, Any]) -> None:
 
 def _check_distinct(binds: Iterable[Bind]) -> None:
     folders: dict[Path, str] = {}
-    tables: dict[tuple[Any, ...], str] = {}
+    tables: dict[tuple[Any, ...], tuple[str, str]] = {}
     for bind in binds:
         other = folders.setdefault(bind.directory, bind.name)
         if other != bind.name:
@@ -340,15 +340,24 @@ def _check_distinct(binds: Iterable[Bind]) -> None:
                 f"{bind.directory}; set 'directory' for one of them in SCHEMAVER_BINDS"
             )
         here = database_identity(bind.engine) + (bind.version_table_schema,)
-        kept = [bind.version_table] + ([bind.history_table] if bind.history else [])
-        for table in kept:
-            owner = tables.setdefault(here + (table,), bind.name)
-            if owner != bind.name:
+        kept = [(bind.version_table, "version")]
+        if bind.history:
+            kept.append((bind.history_table, "history"))
+        for table, kind in kept:
+            owner, other_kind = tables.setdefault(here + (table,), (bind.name, kind))
+            if owner == bind.name:
+                continue
+            if kind == other_kind == "version":
                 raise ConfigError(
-                    f"binds {owner!r} and {bind.name!r} would both keep {table!r} in "
-                    "one database (a version table and its history table); set "
-                    "'version_table' for one of them in SCHEMAVER_BINDS"
+                    f"binds {owner!r} and {bind.name!r} would share the version table "
+                    f"{table!r} in one database; set 'version_table' for one of them "
+                    "in SCHEMAVER_BINDS"
                 )
+            raise ConfigError(
+                f"binds {owner!r} and {bind.name!r} would both keep {table!r} in one "
+                "database (a version table and its history table); set "
+                "'version_table' for one of them in SCHEMAVER_BINDS"
+            )
 
 
 def _mark_foreign_tables(

@@ -124,6 +124,13 @@ class RunOptions:
         """The options of ``verb`` called with ``bind`` and ``keywords``; a keyword
         the verb does not take is a :class:`TypeError`, as for any function."""
         check_keywords(verb, keywords, RunKeywords)
+        if not revision.strip():
+            from .exceptions import UsageError
+
+            raise UsageError(
+                f"{verb} needs a revision: a revision id, or a name such as 'heads' "
+                "or 'base'"
+            )
         for name in keywords:
             if verb not in _ONLY.get(name, (verb,)):
                 raise TypeError(f"{verb}() got an unexpected keyword argument {name!r}")

@@ -3,13 +3,17 @@ process: nothing changes, and the command says which revision did it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 from flask_schemaver import RunFailed
+from flask_schemaver import UsageError
 from helpers import AppMaker
 from helpers import invoke
 from helpers import versions
@@ -173,3 +177,116 @@ def test_autogenerate_on_a_database_at_a_missing_revision(make_app: AppMaker) ->
         "project's root or pass -d; else restore the file, or record where the "
         "database really is with 'flask db stamp --bind default --purge REVISION'"
     ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["upgrade", ""],
+        ["downgrade", "--bind", "default", " "],
+        ["stamp", ""],
+        ["show", ""],
+        ["edit", ""],
+        ["acknowledge", ""],
+        ["merge", "a", ""],
+    ],
+)
+def test_an_empty_revision_argument(make_app: AppMaker, command: list[str]) -> None:
+    app = make_app()
+    result = invoke(app, *command)
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines()[-1].endswith(
+        "is empty; give a revision id, or a name such as 'heads' or 'base'"
+    )
+    with app.app_context(), pytest.raises(UsageError, match="upgrade needs a revision"):
+        make_app.schemaver.upgrade("")
+
+
+def refuse(monkeypatch: pytest.MonkeyPatch, where: Path, mode: str) -> None:
+    """Make opening files under ``where`` for ``mode`` ('r' or 'w') fail as a missing
+    permission does (the tests run as root, who may open anything)."""
+    real_open = open
+
+    def guarded(file: Any, flags: str = "r", *args: Any, **kwargs: Any) -> Any:
+        wanted = "w" if any(c in flags for c in "wax+") else "r"
+        if wanted == mode and Path(str(file)).is_relative_to(where):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", guarded)
+
+
+def test_an_unreadable_revision_file(
+    make_app: AppMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    with app.app_context():
+        [result] = make_app.schemaver.migrate("users")
+    # A hand edit the fast path can't vouch for, so that Alembic reads the file.
+    path = Path(result.revisions[0].path)
+    path.write_text(path.read_text().replace("revision: str =", "revision: str  ="))
+    refuse(monkeypatch, path.parent, "r")
+    result = invoke(app, "upgrade")
+    assert result.exit_code == 1, result.output
+    [error] = result.output.splitlines()
+    assert error == (
+        f"Error: [default] {path}: Permission denied; check that the file and its "
+        "folder can be read (and written, to add revisions)"
+    )
+
+
+def test_an_unwritable_revision_folder(
+    make_app: AppMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    (make_app.migrations / "versions").mkdir(parents=True)
+    refuse(monkeypatch, make_app.migrations, "w")
+    result = invoke(app, "migrate", "-m", "users")
+    assert result.exit_code == 1, result.output
+    [error] = result.output.splitlines()
+    assert error.startswith(f"Error: [default] {make_app.migrations / 'versions'}")
+    assert error.endswith(
+        "_users.py: Permission denied; check that the file and its folder can be "
+        "read (and written, to add revisions)"
+    )
+
+
+def test_a_file_name_too_long(make_app: AppMaker) -> None:
+    app = make_app(SCHEMAVER_TRUNCATE_SLUG_LENGTH=400)
+    result = invoke(app, "migrate", "-m", "x" * 300)
+    assert result.exit_code == 1, result.output
+    [error] = result.output.splitlines()
+    assert error.startswith("Error: [default] ")
+    assert error.endswith(
+        "File name too long; lower SCHEMAVER_TRUNCATE_SLUG_LENGTH or give a shorter "
+        "message"
+    )
+
+
+def test_a_lock_file_that_cannot_be_made_fails_only_its_bind(
+    make_app: AppMaker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    app = make_app(
+        binds={"audit": f"sqlite:///{locked / 'audit.db'}"},
+        tables={None: {"user": []}, "audit": {"log": []}},
+    )
+    with app.app_context():
+        make_app.schemaver.migrate("first")
+    real_open = os.open
+
+    def no_lock_files(path: Any, *args: Any, **kwargs: Any) -> int:
+        if str(path).startswith(str(locked)) and str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("flask_schemaver.dialects.sqlite.os.open", no_lock_files)
+    result = invoke(app, "upgrade")
+    assert result.exit_code == 1, result.output
+    assert "default: 1 revision upgraded" in result.output
+    assert (
+        f"Error: [audit] cannot open the lock file {locked / 'audit.db'}."
+        "alembic_version_audit.lock: Permission denied; make its folder writable, or "
+        "set 'lock': False for this bind in SCHEMAVER_BINDS"
+    ) in result.output.splitlines()

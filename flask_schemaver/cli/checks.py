@@ -12,6 +12,7 @@ from . import extension
 from . import output
 from .options import bind_option
 from .options import json_option
+from .options import not_empty
 
 if TYPE_CHECKING:
     from ..results import CheckResult
@@ -116,7 +117,7 @@ def lint(
 
 @command()
 @bind_option
-@click.argument("revision")
+@click.argument("revision", callback=not_empty)
 def acknowledge(bind: tuple[str, ...], revision: str) -> None:
     """Accept an applied revision's edited file: record its new checksum."""
     for name, rev in extension().acknowledge(revision, bind).items():

@@ -15,6 +15,7 @@ from . import command
 from . import extension
 from . import output
 from .options import bind_option
+from .options import not_empty
 from .options import x_option
 
 
@@ -65,7 +66,7 @@ def migrate(message: str | None, **options: Any) -> None:
 
 @command()
 @bind_option
-@click.argument("revision", default="head")
+@click.argument("revision", default="head", callback=not_empty)
 def edit(bind: tuple[str, ...], revision: str) -> None:
     """Open a revision file in the editor."""
     for rev in extension().edit(revision, bind):
@@ -74,7 +75,7 @@ def edit(bind: tuple[str, ...], revision: str) -> None:
 
 @command()
 @bind_option
-@click.argument("revisions", nargs=-1)
+@click.argument("revisions", nargs=-1, callback=not_empty)
 @click.option("-m", "--message", help="Message of the merge revision.")
 @click.option("--branch-label", help="Label for the merged branch.")
 @click.option("--rev-id", help="Use this revision id instead of a generated one.")

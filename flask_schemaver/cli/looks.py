@@ -13,6 +13,7 @@ from . import extension
 from . import output
 from .options import bind_option
 from .options import json_option
+from .options import not_empty
 
 if TYPE_CHECKING:
     from ..results import BindStatus
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 @command()
 @bind_option
-@click.argument("revision", default="head")
+@click.argument("revision", default="head", callback=not_empty)
 def show(bind: tuple[str, ...], revision: str) -> None:
     """Show the revisions a name stands for (id, head, label@head, current)."""
     for name, revs in extension().show(revision, bind).items():

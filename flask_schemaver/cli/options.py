@@ -29,8 +29,22 @@ class RelativeRevisionCommand(click.Command):
 
 
 def unmask(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """The revision argument as typed, ``-2`` included."""
-    return value.replace(_MINUS, "-") if value is not None else None
+    """The revision argument as typed, ``-2`` included; never empty."""
+    if value is None:
+        return None
+    revision: str = not_empty(ctx, param, value.replace(_MINUS, "-"))
+    return revision
+
+
+def not_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuse an empty revision, as an unset shell variable gives
+    (``flask db upgrade "$REV"``)."""
+    values = value if isinstance(value, tuple) else (value,)
+    if any(isinstance(v, str) and not v.strip() for v in values):
+        raise click.BadParameter(
+            "is empty; give a revision id, or a name such as 'heads' or 'base'"
+        )
+    return value
 
 
 def complete_binds(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from ..exceptions import MigrationError
 from .base import Dialect
 from .base import Lock
 from .base import NoLock
@@ -58,12 +59,20 @@ def _lock_file(fd: int) -> None:
 class FileLock(Lock):
     """An exclusive ``flock`` on a file beside the SQLite database."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, bind: str) -> None:
         self.path = path
+        self.bind = bind
         self.fd: int | None = None
 
     def try_acquire(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise MigrationError(
+                f"cannot open the lock file {self.path}: {exc.strerror}; make its "
+                "folder writable, or set 'lock': False for this bind in SCHEMAVER_BINDS",
+                self.bind,
+            ) from None
         try:
             _lock_file(fd)
         except OSError:  # held by another process
@@ -103,7 +112,7 @@ def _begin_before_writes(
 class SQLite(Dialect):
     def migration_lock(self, bind: Bind, connection: sa.Connection, name: str) -> Lock:
         path = lock_path(bind)
-        return NoLock() if path is None else FileLock(path)
+        return NoLock() if path is None else FileLock(path, bind.name)
 
     @contextmanager
     def migrating(self, connection: sa.Connection) -> Iterator[None]:

@@ -165,7 +165,8 @@ def revision_graph(bind: Bind, settings: Settings) -> RevisionGraph:
     from ..script import graph
 
     try:
-        return graph.load(bind.directory)
+        with translate_errors(bind):  # a file that can't be read, say
+            return graph.load(bind.directory)
     except graph.Dynamic:
         return script_directory(make_config(bind, settings))
 

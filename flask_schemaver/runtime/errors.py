@@ -7,6 +7,7 @@ that raised (with its file and line), or what the database said.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import traceback
@@ -97,11 +98,25 @@ def translate_errors(
         ) from exc
     except (KeyboardInterrupt, GeneratorExit):
         raise
+    except OSError as exc:
+        error = _from_revision(bind, exc, running() if running else None)
+        raise (error or _file_error(bind, exc)) from exc
     except BaseException as exc:
         error = _from_revision(bind, exc, running() if running else None)
         if error is None:
             raise
         raise error from exc
+
+
+def _file_error(bind: Bind, exc: OSError) -> MigrationError:
+    """A revision file or folder that cannot be read or written."""
+    where = exc.filename or bind.directory
+    hint = (
+        "check that the file and its folder can be read (and written, to add revisions)"
+    )
+    if exc.errno == errno.ENAMETOOLONG:
+        hint = "lower SCHEMAVER_TRUNCATE_SLUG_LENGTH or give a shorter message"
+    return MigrationError(f"{where}: {exc.strerror or exc}; {hint}", bind.name)
 
 
 def _from_revision(

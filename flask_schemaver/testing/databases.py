@@ -55,8 +55,11 @@ class ThrowawayDatabases:
             return url.set(database=free.pop())
         admin = self._admin(url, key, bind)
         name = f"schemaver_{self.token}_{next(self._numbers)}"
-        with admin.connect() as connection:
-            kind.create_database(connection, name)
+        try:
+            with admin.connect() as connection:
+                kind.create_database(connection, name)
+        except sa.exc.DBAPIError as exc:
+            raise _cannot_make(url, bind, exc) from None
         self._made.setdefault(key, []).append(name)
         return url.set(database=name)
 
@@ -105,12 +108,25 @@ class ThrowawayDatabases:
             self._admins[key] = admin
             return admin
         assert error is not None
-        safe = url.set(database="").render_as_string(hide_password=True)
-        raise ConfigError(
-            f"cannot make a throwaway database on the server of bind {bind!r} at "
-            f"{safe}: {' '.join(str(error.orig).split())}",
-            bind,
-        ) from error
+        raise _cannot_make(url, bind, error) from None
+
+
+def _cannot_make(url: sa.URL, bind: str, error: sa.exc.DBAPIError) -> ConfigError:
+    """One line saying why no database could be made; no password in it, and no
+    traceback (whose locals would show the URL) chained to it."""
+    from ..masking import hide_password
+    from ..masking import hide_url_secrets
+    from ..masking import url_secrets
+
+    detail = " ".join(str(error.orig).split())
+    for secret in url_secrets(url):
+        detail = hide_password(detail, secret)
+    return ConfigError(
+        f"cannot make a throwaway database on the server of bind {bind!r} at "
+        f"{hide_url_secrets(url.set(database=''))}: {detail}; the test user needs "
+        "the right to create databases (PostgreSQL: CREATEDB; MySQL: CREATE)",
+        bind,
+    )
 
 
 def _server_key(url: sa.URL) -> str:

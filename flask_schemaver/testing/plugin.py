@@ -145,11 +145,16 @@ def schemaver_runner(
 ) -> Iterator[MigrationRunner]:
     """A :class:`~flask_schemaver.testing.MigrationRunner` for the ``app`` fixture: every
     bind on an empty throwaway database."""
+    from ..exceptions import SchemaVerError
     from .runner import MigrationRunner
 
-    runner = MigrationRunner(
-        app, schemaver_databases, tmp_path_factory.mktemp("schemaver")
-    )
+    try:
+        runner = MigrationRunner(
+            app, schemaver_databases, tmp_path_factory.mktemp("schemaver")
+        )
+    except SchemaVerError as exc:
+        # One line, no traceback: its locals would show the database URLs.
+        pytest.fail(str(exc), pytrace=False)
     yield runner
     runner.close()
 
