@@ -25,9 +25,18 @@ Outcome = Literal["done", "failed", "skipped"]
 Verb = Literal["upgrade", "downgrade", "stamp"]
 #: What a history row records: a migration in either direction, a stamp, or an edited
 #: file accepted.
-Direction = Literal["upgrade", "downgrade", "stamp", "stamp-down", "acknowledge"]
+Direction = Literal[
+    "upgrade",
+    "downgrade",
+    "stamp",
+    "stamp-down",
+    "acknowledge",
+    "started-up",
+    "started-down",
+    "rolled-back",
+]
 #: What ``check`` can look at, each a gate that CI can run on its own.
-Gate = Literal["heads", "pending", "missing", "edited", "drift"]
+Gate = Literal["heads", "pending", "missing", "edited", "unfinished", "drift"]
 
 
 def _ids(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -159,6 +168,9 @@ class BindStatus:
     missing: tuple[str, ...]
     #: Applied revisions whose file changed since (see ``flask db acknowledge``).
     edited: tuple[str, ...] = ()
+    #: Revisions whose run was interrupted on a database whose DDL commits as it
+    #: runs: part of their changes may be there (see ``flask db resolve``).
+    unfinished: tuple[str, ...] = ()
 
     @property
     def pending(self) -> list[Revision]:
@@ -167,8 +179,9 @@ class BindStatus:
 
     @property
     def up_to_date(self) -> bool:
-        """True when nothing is pending and no applied revision is missing."""
-        return not self.pending and not self.missing
+        """True when nothing is pending or unfinished and no applied revision is
+        missing."""
+        return not self.pending and not self.missing and not self.unfinished
 
     def to_dict(self) -> dict[str, Any]:
         """The fields and :attr:`up_to_date` as JSON-ready data."""
@@ -178,7 +191,14 @@ class BindStatus:
 
 
 #: Every gate of ``check``, in the order results list them.
-GATES: tuple[Gate, ...] = ("heads", "pending", "missing", "edited", "drift")
+GATES: tuple[Gate, ...] = (
+    "heads",
+    "pending",
+    "missing",
+    "edited",
+    "unfinished",
+    "drift",
+)
 
 
 @dataclass
@@ -196,6 +216,8 @@ class CheckResult:
     missing: tuple[str, ...] = ()
     #: Applied revisions whose file changed since they were applied.
     edited: tuple[str, ...] = ()
+    #: Revisions whose run was interrupted part way (see ``flask db resolve``).
+    unfinished: tuple[str, ...] = ()
     #: False when the models were not compared because the database is not at head.
     compared: bool = True
     #: The gates this result was judged on (see :data:`GATES`).
@@ -209,10 +231,14 @@ class CheckResult:
             "pending": bool(self.pending),
             "missing": bool(self.missing),
             "edited": bool(self.edited),
+            "unfinished": bool(self.unfinished),
             # Models are compared only on a database at its heads. When the pending
             # gate is not run to say why, not being able to compare is a failure.
             "drift": bool(self.drift)
-            or (not self.compared and not {"pending", "missing"} & set(self.gates)),
+            or (
+                not self.compared
+                and not {"pending", "missing", "unfinished"} & set(self.gates)
+            ),
         }
         return [gate for gate in GATES if gate in self.gates and failed[gate]]
 

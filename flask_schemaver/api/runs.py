@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..binds import BindNames
     from ..options import RunKeywords
     from ..options import RunOptions
+    from ..options import WaitCallback
     from ..results import BindPlan
     from ..results import RunResult
 
@@ -118,6 +119,37 @@ class RunsAPI(BindAPI):
         if any(r.outcome != "done" for r in results):
             raise RunFailed(options.verb, results)
         return results
+
+    def resolve(
+        self,
+        revision: str,
+        bind: BindNames = None,
+        *,
+        applied: bool,
+        on_wait: WaitCallback | None = None,
+    ) -> list[RunResult]:
+        """Record what an interrupted run of ``revision`` left, on a database whose DDL
+        commits as it runs (MySQL, MariaDB): all of its changes, or none.
+
+        :param revision: the revision whose run did not finish (or the start of its id).
+        :param bind: the bind; needed when the app has several.
+        :param applied: True when all of the revision's changes are in the database
+            (its version is recorded), False when none are.
+        :param on_wait: called while waiting for a bind's migration lock.
+        :return: one result per bind, with the revisions it is at now.
+        """
+        from ..verbs import runs
+
+        if len(self.binds) > 1 and not bind:
+            raise UsageError(
+                "resolve records a bind's version: name the bind with --bind "
+                f"({', '.join(self.binds)})"
+            )
+        settings = self._state().settings
+        return [
+            runs.resolve(b, settings, revision, applied=applied, on_wait=on_wait)
+            for b in self.select(bind)
+        ]
 
     def plan(
         self,

@@ -43,6 +43,7 @@ COMMANDS = {
     "upgrade": "runs",
     "downgrade": "runs",
     "stamp": "runs",
+    "resolve": "runs",
     "show": "looks",
     "history": "looks",
     "heads": "looks",

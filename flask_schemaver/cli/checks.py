@@ -70,6 +70,12 @@ def print_check(result: CheckResult) -> None:
             f"{', '.join(result.edited)}; review the change, then run "
             f"'flask db acknowledge --bind {result.bind} REVISION'"
         )
+    if "unfinished" in failures:
+        output.echo(
+            f"{name}: revision(s) whose run stopped part way: "
+            f"{', '.join(result.unfinished)}; check the schema, then run 'flask db "
+            f"resolve --bind {result.bind} REVISION --applied' or '--rolled-back'"
+        )
     if "drift" in failures and not result.compared:
         output.echo(
             f"{name}: models not compared: the database is not at its heads; "

@@ -168,6 +168,13 @@ def print_status(state: BindStatus) -> None:
             + "  applied, but its file is missing: "
             + output.missing_files(state.bind, folder)
         )
+    for rev in state.unfinished:
+        output.echo(
+            click.style(f"  [!] {rev}", fg="red")
+            + "  its run stopped part way: check the schema, then 'flask db resolve "
+            f"--bind {state.bind} {rev} --applied' (all of it is there) or "
+            "'--rolled-back' (none is)"
+        )
     if len(state.heads) > 1:
         output.echo(
             click.style("  several heads: ", fg="yellow")

@@ -22,6 +22,7 @@ from . import output
 from . import stream
 from .options import all_binds_option
 from .options import bind_option
+from .options import not_empty
 from .options import plan_options
 from .options import RelativeRevisionCommand
 from .options import run_options
@@ -78,6 +79,37 @@ def stamp(revision: str, yes: bool, **options: Any) -> None:
     verb = "stamp --purge" if options["purge"] else "stamp"
     options["confirm"] = confirmed(verb, options, yes)
     run_and_report("stamp", revision, options)
+
+
+@command()
+@bind_option
+@click.argument("revision", callback=not_empty)
+@click.option(
+    "--applied",
+    "outcome",
+    flag_value="applied",
+    help="All of the revision's changes are in the database: record it as applied.",
+)
+@click.option(
+    "--rolled-back",
+    "outcome",
+    flag_value="rolled back",
+    help="None of the revision's changes are in the database: record that.",
+)
+def resolve(bind: tuple[str, ...], revision: str, outcome: str | None) -> None:
+    """Record what an interrupted revision left in the database: all of it, or none."""
+    if outcome is None:
+        raise click.UsageError(
+            "say what the revision left after you checked the schema: --applied "
+            "(all of its changes are there) or --rolled-back (none of them are)"
+        )
+    results = extension().resolve(
+        revision, bind, applied=outcome == "applied", on_wait=output.print_wait
+    )
+    for result in results:
+        output.echo(
+            f"{output.bind(result.bind)}: {result.note}, at {output.ids(result.after)}"
+        )
 
 
 def check_plan_options(as_json: bool) -> None:

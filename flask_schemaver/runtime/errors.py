@@ -86,11 +86,7 @@ def translate_errors(
         if step:
             message = f"{step[1]} failed: {message}"
             if not bind.transactional_ddl:
-                message += (
-                    f". {bind.dialect} commits DDL statement by statement: the revision "
-                    "may have left part of its changes behind; check the schema before "
-                    "running it again"
-                )
+                message += ". " + partly_applied(bind, step[0])
         raise DatabaseError(message, bind.name, revision) from exc
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(
@@ -106,6 +102,18 @@ def translate_errors(
         if error is None:
             raise
         raise error from exc
+
+
+def partly_applied(bind: Bind, revision: str) -> str:
+    """What to do after a revision stopped part way on a database whose DDL commits
+    statement by statement."""
+    advice = f"{bind.dialect} commits DDL statement by statement: the revision may have left part of its changes behind; check the schema"
+    if bind.history:
+        return (
+            f"{advice}, then record what is there with 'flask db resolve --bind "
+            f"{bind.name} {revision} --applied' (all of it) or '--rolled-back' (none)"
+        )
+    return f"{advice} before running it again"
 
 
 def _file_error(bind: Bind, exc: OSError) -> MigrationError:

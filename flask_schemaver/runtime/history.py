@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 #: Directions whose checksum is the one the database vouches for.
 _VOUCHED: tuple[Direction, ...] = ("upgrade", "stamp", "acknowledge")
+#: Rows written before a revision starts, on databases whose DDL commits as it runs.
+STARTED: dict[bool, Direction] = {True: "started-up", False: "started-down"}
 
 
 _tables: dict[tuple[str | None, str], sa.Table] = {}
@@ -148,37 +150,81 @@ class Applied:
     checksum: str | None
 
 
+@dataclass(frozen=True)
+class Unfinished:
+    """A revision whose run started and never finished, on a database whose DDL
+    commits as it runs: part of its changes may be there."""
+
+    revision: str
+    #: True when it was being applied, False when it was being reverted.
+    is_upgrade: bool
+    started_at: datetime.datetime
+    host: str | None
+    username: str | None
+
+    def describe(self) -> str:
+        """E.g. ``upgrade of r2, started 2026-12-06 21:30:00 by ann on web1``."""
+        verb = "upgrade" if self.is_upgrade else "downgrade"
+        who = f" by {self.username or '?'} on {self.host or '?'}"
+        return f"{verb} of {self.revision}, started {self.started_at:%Y-%m-%d %H:%M:%S}{who}"
+
+
+@dataclass(frozen=True)
+class History:
+    """What a bind's history table says."""
+
+    #: The latest vouched-for row per revision.
+    applied: dict[str, Applied]
+    #: Revisions whose last row says they started, and nothing since.
+    unfinished: list[Unfinished]
+
+
 def read(bind: Bind, connection: sa.Connection | None = None) -> dict[str, Applied]:
     """The latest vouched-for row per revision; {} when the bind keeps no history."""
+    return read_all(bind, connection).applied
+
+
+def read_all(bind: Bind, connection: sa.Connection | None = None) -> History:
+    """The bind's history: applied revisions and unfinished runs."""
     if not bind.history:
-        return {}
-
-    def query(conn: sa.Connection) -> dict[str, Applied]:
-        if not sa.inspect(conn).has_table(
-            bind.history_table, schema=bind.version_table_schema
-        ):
-            return {}
-        t = table(bind)
-        rows = conn.execute(
-            sa.select(
-                t.c.revision, t.c.applied_at, t.c.checksum, t.c.direction
-            ).order_by(t.c.id)
-        )
-        latest: dict[str, Applied] = {}
-        applied_at: dict[str, datetime.datetime] = {}
-        for revision, at, digest, direction in rows:
-            if direction == "upgrade":
-                applied_at[revision] = at
-            if direction in _VOUCHED:
-                latest[revision] = Applied(
-                    revision, applied_at.get(revision, at), digest
-                )
-        return latest
-
+        return History({}, [])
     if connection is not None:
-        return query(connection)
+        return _query(bind, connection)
     with bind.engine.connect() as conn:
-        return query(conn)
+        return _query(bind, conn)
+
+
+def _query(bind: Bind, conn: sa.Connection) -> History:
+    if not sa.inspect(conn).has_table(
+        bind.history_table, schema=bind.version_table_schema
+    ):
+        return History({}, [])
+    t = table(bind)
+    rows = conn.execute(
+        sa.select(
+            t.c.revision,
+            t.c.applied_at,
+            t.c.checksum,
+            t.c.direction,
+            t.c.host,
+            t.c.username,
+        ).order_by(t.c.id)
+    )
+    latest: dict[str, Applied] = {}
+    applied_at: dict[str, datetime.datetime] = {}
+    started: dict[str, Unfinished] = {}
+    for revision, at, digest, direction, host, user in rows:
+        # Any row after a start closes it: the step's own, a stamp, a resolution.
+        started.pop(revision, None)
+        if direction in STARTED.values():
+            started[revision] = Unfinished(
+                revision, direction == STARTED[True], at, host, user
+            )
+        if direction == "upgrade":
+            applied_at[revision] = at
+        if direction in _VOUCHED:
+            latest[revision] = Applied(revision, applied_at.get(revision, at), digest)
+    return History(latest, list(started.values()))
 
 
 def edited(applied: Applied | None, path: str) -> bool:
@@ -191,9 +237,10 @@ def edited(applied: Applied | None, path: str) -> bool:
 def annotate(bind: Bind, status: BindStatus) -> BindStatus:
     """``status`` with applied-at times and edited revisions filled in from the history."""
     try:
-        known = read(bind)
+        found = read_all(bind)
     except sa.exc.SQLAlchemyError:
         return status  # the status itself already read the database; history is extra
+    known = found.applied
     revisions = []
     edited_ids = []
     for item in status.revisions:
@@ -208,4 +255,9 @@ def annotate(bind: Bind, status: BindStatus) -> BindStatus:
                 edited=is_edited,
             )
         )
-    return replace(status, revisions=revisions, edited=tuple(edited_ids))
+    return replace(
+        status,
+        revisions=revisions,
+        edited=tuple(edited_ids),
+        unfinished=tuple(u.revision for u in found.unfinished),
+    )

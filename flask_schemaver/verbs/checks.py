@@ -38,7 +38,9 @@ def check(
         )
     state = status(bind, settings)
     pending = [r.id for r in state.pending]
-    at_head = not pending and not state.missing and "drift" in gates
+    at_head = (
+        not pending and not state.missing and not state.unfinished and "drift" in gates
+    )
     drift: list[str] = []
     if at_head:
         upgrade_ops = environment.compare_models(bind)
@@ -51,6 +53,7 @@ def check(
         heads=state.heads,
         missing=state.missing,
         edited=state.edited,
+        unfinished=state.unfinished,
         compared=at_head,
         gates=gates,
     )

@@ -4,8 +4,9 @@ revision, each step recorded in the bind's history and reported as it is committ
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextlib import nullcontext
 from typing import Any
 from typing import TYPE_CHECKING
@@ -16,22 +17,22 @@ from alembic.config import Config
 
 from .. import dialects
 from ..exceptions import Interrupted
+from ..exceptions import MigrationError
 from ..exceptions import SchemaVerError
+from ..exceptions import UsageError
+from ..options import RunOptions
 from ..results import RunResult
-from ..results import Step
 from ..runtime import environment
 from ..runtime import history
 from ..runtime import locking
+from ..runtime.errors import partly_applied
 from ..runtime.errors import translate_errors
 from . import preflight
+from .tracking import Tracker
 
 if TYPE_CHECKING:
-    from alembic.runtime.migration import MigrationContext
-    from alembic.runtime.migration import MigrationInfo
-
     from ..binds import Bind
-    from ..options import RunOptions
-    from ..results import Direction
+    from ..options import WaitCallback
     from ..script.graph import RevisionGraph
     from ..settings import Settings
 
@@ -42,105 +43,6 @@ _COMMANDS: dict[str, Callable[..., None]] = {
 }
 
 
-class _Tracker:
-    """Follows the steps of one run: which is running, how long each took, and which
-    are committed but not yet reported.
-
-    A step is handed to ``on_step`` only once its transaction is committed, so that
-    nothing a caller does with it (printing, say) can change its outcome.
-    """
-
-    def __init__(self, bind: Bind, options: RunOptions) -> None:
-        self.bind = bind
-        self.options = options
-        # With a transaction per migration, a step is committed when the next starts.
-        self.per_migration = bool(bind.context_options.get("transaction_per_migration"))
-        self.steps: list[Step] = []
-        self.unreported: list[Step] = []
-        self.running: MigrationInfo | None = None
-        self.started = time.perf_counter()
-
-    def start(self, info: MigrationInfo) -> None:
-        if self.per_migration:
-            self.report()
-            self.running = None  # committed
-        if self.options.on_start is not None:
-            # May stop the run (a worker told to stop): before the step, not in it.
-            self.options.on_start(_step(self.bind, info, 0.0))
-        self.running = info
-        self.started = time.perf_counter()
-
-    def applied(self, *, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
-        """Alembic's ``on_version_apply``: inside the step's transaction."""
-        done = _step(self.bind, step, time.perf_counter() - self.started)
-        script: Any = step.up_revision
-        if self.bind.history and not ctx.as_sql and script is not None:
-            # In the migration's own transaction: the row exists when the step does.
-            history.write(
-                self.bind,
-                ctx.connection,  # type: ignore[arg-type]
-                revision=done.revision,
-                direction=_direction(done),
-                path=script.path,
-                seconds=done.seconds,
-            )
-        self.steps.append(done)
-        self.unreported.append(done)
-
-    @property
-    def committed(self) -> list[Step]:
-        """The steps known to be committed: all but those not yet reported."""
-        return self.steps[: len(self.steps) - len(self.unreported)]
-
-    def finished(self) -> None:
-        """The run is over and committed: nothing is running."""
-        self.running = None
-        self.report()
-
-    def report(self) -> None:
-        """Hand the committed steps not yet reported to ``on_step``."""
-        committed, self.unreported = self.unreported, []
-        if self.options.on_step is not None:
-            for step in committed:
-                self.options.on_step(step)
-
-    def describe_running(self) -> tuple[str, str] | None:
-        """The revision that was running: its id, and e.g. ``upgrade of revision 1a2b
-        ('add email')``."""
-        info = self.running
-        if info is None:
-            return None
-        script: Any = info.up_revision
-        if script is None:
-            return None
-        if info.is_stamp:
-            verb = "stamp"
-        else:
-            verb = "upgrade" if info.is_upgrade else "downgrade"
-        return script.revision, f"{verb} of revision {script.revision} ({script.doc!r})"
-
-
-def _step(bind: Bind, info: MigrationInfo, seconds: float) -> Step:
-    script: Any = info.up_revision
-    return Step(
-        bind=bind.name,
-        source=tuple(info.source_revision_ids),
-        destination=tuple(info.destination_revision_ids),
-        revision=script.revision if script is not None else "",
-        message=(script.doc or "") if script is not None else "",
-        is_upgrade=info.is_upgrade,
-        is_stamp=info.is_stamp,
-        seconds=seconds,
-    )
-
-
-def _direction(step: Step) -> Direction:
-    if step.is_stamp:
-        # Stamping down vouches for nothing: only stamps up count as applied.
-        return "stamp" if step.is_upgrade else "stamp-down"
-    return "upgrade" if step.is_upgrade else "downgrade"
-
-
 def run(bind: Bind, settings: Settings, options: RunOptions) -> RunResult:
     """Run ``options.verb`` to ``options.revision`` on the bind's database.
 
@@ -148,7 +50,7 @@ def run(bind: Bind, settings: Settings, options: RunOptions) -> RunResult:
     :class:`~flask_schemaver.exceptions.Interrupted`, naming the revision it stopped.
     """
     preflight.check_arguments(bind, settings, options)
-    tracker = _Tracker(bind, options)
+    tracker = Tracker(bind, options)
     try:
         return _run(bind, settings, options, tracker)
     except KeyboardInterrupt:
@@ -157,7 +59,7 @@ def run(bind: Bind, settings: Settings, options: RunOptions) -> RunResult:
         raise error from None
 
 
-def _interrupted(bind: Bind, tracker: _Tracker) -> Interrupted:
+def _interrupted(bind: Bind, tracker: Tracker) -> Interrupted:
     running = tracker.describe_running()
     if running is None:
         message = "interrupted before its next revision started"
@@ -165,9 +67,7 @@ def _interrupted(bind: Bind, tracker: _Tracker) -> Interrupted:
         message = f"interrupted during the {running[1]}; it was rolled back"
     else:
         message = (
-            f"interrupted during the {running[1]}; {bind.dialect} commits DDL "
-            "statement by statement: it may have left part of its changes behind; "
-            "check the schema before running it again"
+            f"interrupted during the {running[1]}; {partly_applied(bind, running[0])}"
         )
     applied = [s.revision for s in tracker.committed]
     if applied:
@@ -176,7 +76,7 @@ def _interrupted(bind: Bind, tracker: _Tracker) -> Interrupted:
 
 
 def _run(
-    bind: Bind, settings: Settings, options: RunOptions, tracker: _Tracker
+    bind: Bind, settings: Settings, options: RunOptions, tracker: Tracker
 ) -> RunResult:
     """The run itself, its arguments checked."""
 
@@ -199,26 +99,116 @@ def _run(
     if preflight.at_target(bind, scripts, options, before):
         return RunResult(bind.name, before, before, note="nothing to do")
     try:
-        with (
-            translate_errors(bind, tracker.describe_running),
-            bind.engine.connect() as connection,
-            dialects.of(bind).migrating(connection),
-        ):
-            guard = (
-                locking.hold(
-                    bind,
-                    connection,
-                    timeout=settings.lock_timeout,
-                    on_wait=options.on_wait,
-                )
-                if bind.lock
-                else nullcontext()
-            )
-            with guard:
-                return _online(bind, options, tracker, configure, connection, scripts)
+        with _locked(bind, settings, options.on_wait, tracker) as connection:
+            return _online(bind, options, tracker, configure, connection, scripts)
     except SchemaVerError as exc:
         _name_leftovers(bind, exc)
         raise
+
+
+@contextmanager
+def _locked(
+    bind: Bind, settings: Settings, on_wait: WaitCallback | None, tracker: Tracker
+) -> Iterator[sa.Connection]:
+    """A connection to the bind's database, set up to migrate, holding its lock."""
+    with (
+        translate_errors(bind, tracker.describe_running),
+        bind.engine.connect() as connection,
+        dialects.of(bind).migrating(connection),
+    ):
+        guard = (
+            locking.hold(
+                bind, connection, timeout=settings.lock_timeout, on_wait=on_wait
+            )
+            if bind.lock
+            else nullcontext()
+        )
+        with guard:
+            yield connection
+
+
+def _refuse_unfinished(bind: Bind, connection: sa.Connection) -> None:
+    """Refuse to run after an interrupted revision whose DDL may be half there."""
+    unfinished = history.read_all(bind, connection).unfinished
+    connection.commit()
+    if not unfinished:
+        return
+    first = unfinished[0]
+    raise MigrationError(
+        f"the {first.describe()}, never finished, and {bind.dialect} commits DDL "
+        "statement by statement: part of it may be in the database; check the "
+        "schema, then record what is there with 'flask db resolve --bind "
+        f"{bind.name} {first.revision} --applied' (all of it) or '--rolled-back' "
+        "(none of it)",
+        bind.name,
+    )
+
+
+def resolve(
+    bind: Bind,
+    settings: Settings,
+    revision: str,
+    *,
+    applied: bool,
+    on_wait: WaitCallback | None = None,
+) -> RunResult:
+    """Record what an interrupted run of ``revision`` left in the database: all of its
+    changes (``applied``), or none; under the bind's lock, as Flyway's repair does."""
+    if not bind.history:
+        raise UsageError(
+            f"bind {bind.name!r} keeps no history (its 'history' option is off), so it "
+            "has no unfinished runs to resolve",
+            bind.name,
+        )
+    tracker = Tracker(bind, RunOptions("stamp", revision))
+    with _locked(bind, settings, on_wait, tracker) as connection:
+        history.ensure(bind, connection)
+        run = _unfinished_run(bind, connection, revision)
+        before = environment.current_heads(bind, connection)
+        if applied:
+            config = environment.make_config(
+                bind, settings, connection=connection, on_version_apply=tracker.applied
+            )
+            target = run.revision if run.is_upgrade else _parents(bind, settings, run)
+            environment.run_online(command.stamp, config, target)
+        else:
+            history.write(
+                bind,
+                connection,
+                revision=run.revision,
+                direction="rolled-back",
+                path=None,
+                seconds=None,
+            )
+            connection.commit()
+        after = environment.current_heads(bind, connection)
+    outcome = "applied" if applied else "rolled back"
+    return RunResult(
+        bind.name, before, after, tracker.steps, note=f"{run.describe()}: {outcome}"
+    )
+
+
+def _unfinished_run(
+    bind: Bind, connection: sa.Connection, revision: str
+) -> history.Unfinished:
+    unfinished = history.read_all(bind, connection).unfinished
+    connection.commit()
+    found = [u for u in unfinished if u.revision.startswith(revision)]
+    if len(found) == 1:
+        return found[0]
+    known = ", ".join(u.revision for u in unfinished) or "none"
+    raise UsageError(
+        f"{revision!r} names {'several' if found else 'no'} unfinished run(s) of bind "
+        f"{bind.name!r}; its unfinished runs: {known}",
+        bind.name,
+    )
+
+
+def _parents(bind: Bind, settings: Settings, run: history.Unfinished) -> Any:
+    """Where a finished downgrade of ``run.revision`` leaves the version table."""
+    [script] = environment.revision_graph(bind, settings).get_revisions(run.revision)
+    down = script.down_revision
+    return down if down else "base"
 
 
 def _name_leftovers(bind: Bind, error: SchemaVerError) -> None:
@@ -243,7 +233,7 @@ def _name_leftovers(bind: Bind, error: SchemaVerError) -> None:
 def _offline(
     bind: Bind,
     options: RunOptions,
-    tracker: _Tracker,
+    tracker: Tracker,
     configure: Callable[..., Config],
 ) -> RunResult:
     buffer = io.StringIO()
@@ -258,7 +248,7 @@ def _offline(
 def _online(
     bind: Bind,
     options: RunOptions,
-    tracker: _Tracker,
+    tracker: Tracker,
     configure: Callable[..., Config],
     connection: sa.Connection,
     scripts: RevisionGraph,
@@ -266,6 +256,10 @@ def _online(
     """The run itself, on ``connection``, once the bind's lock is held."""
     if bind.history:
         history.ensure(bind, connection)
+        # Only where DDL commits as it runs are starts recorded; stamp stays the way
+        # to repair by hand.
+        if not bind.transactional_ddl and options.verb != "stamp":
+            _refuse_unfinished(bind, connection)
     # Another process may have migrated the bind while this one waited.
     before = environment.current_heads(bind, connection)
     if preflight.at_target(bind, scripts, options, before):
@@ -277,6 +271,7 @@ def _online(
         )
     keywords = _keywords(options)
     del keywords["sql"]
+    tracker.connection = connection
     environment.run_online(
         _COMMANDS[options.verb],
         configure(connection=connection),
