@@ -31,6 +31,7 @@ OBJECTS: dict[str, list[tuple[str, str, str]]] = {
         ("None", "py:data", "library/constants.html"),
         ("AssertionError", "py:exception", "library/exceptions.html"),
         ("Exception", "py:exception", "library/exceptions.html"),
+        ("KeyboardInterrupt", "py:exception", "library/exceptions.html"),
         ("TypeError", "py:exception", "library/exceptions.html"),
     ],
     "flask": [
