@@ -217,7 +217,7 @@ class RunsAPI(BindAPI):
 
         results = []
         for b in binds:
-            current = at_heads(b)
+            current = at_heads(b, options.revision)
             if current is None:
                 return None
             results.append(RunResult(b.name, current, current, note="nothing to do"))

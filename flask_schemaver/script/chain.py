@@ -1,5 +1,9 @@
-"""A bind's chain from its files' text alone: its heads, and its revisions when they
-form one plain line. Either answer is None when only Alembic can give it.
+"""A bind's chain from its files' text alone: its heads, whether a database is at them,
+and its revisions when they form one plain line. Each answer is None when only Alembic
+can give it.
+
+Each answer is the one Alembic gives on the same files (tests/test_parity.py compares
+them on generated graphs); where this module cannot be sure of that, it answers None.
 
 This module must not import Alembic.
 """
@@ -30,20 +34,81 @@ def heads(directory: Path) -> frozenset[str] | None:
 
 
 def sound(facts: list[RevisionFacts]) -> bool:
-    """Whether the graph has no problem Alembic would refuse: unique ids and labels,
-    parents and dependencies that exist, no cycle."""
-    revisions = [str(f["revision"]) for f in facts]
+    """Whether the graph has no problem Alembic would refuse: ids Alembic takes,
+    unique ids and labels, no label that is also an id, parents and dependencies that
+    exist, no cycle."""
+    return _edges(facts) is not None
+
+
+#: Characters Alembic refuses in a revision id (``_revision_illegal_chars``).
+_ILLEGAL = frozenset("@-+:")
+
+
+def _edges(facts: list[RevisionFacts]) -> dict[str, list[str]] | None:
+    """Each revision's parents and dependencies (labels resolved to the revision that
+    declares them), or None when Alembic would refuse the graph."""
+    revisions = [f["revision"] for f in facts]
     known = set(revisions)
-    labels = [label for f in facts for label in as_ids(f["branch_labels"])]
-    if len(known) != len(revisions) or len(set(labels)) != len(labels):
-        return False
-    parents = {
-        str(f["revision"]): as_ids(f["down_revision"]) + as_ids(f["depends_on"])
-        for f in facts
+    if len(known) != len(revisions) or any(_ILLEGAL.intersection(r) for r in known):
+        return None
+    declared = {
+        label: f["revision"] for f in facts for label in as_ids(f["branch_labels"])
     }
-    if any(p not in known for ps in parents.values() for p in ps):
-        return False
-    return not _has_cycle(parents)
+    labels = [label for f in facts for label in as_ids(f["branch_labels"])]
+    if len(declared) != len(labels) or known.intersection(declared):
+        return None
+    named = {**declared, **{rev: rev for rev in known}}
+    edges: dict[str, list[str]] = {}
+    for f in facts:
+        parents = as_ids(f["down_revision"])
+        depends = as_ids(f["depends_on"])
+        # Alembic finds a parent by id only, a dependency by id or branch label.
+        if any(p not in known for p in parents) or any(d not in named for d in depends):
+            return None
+        edges[f["revision"]] = parents + [named[d] for d in depends]
+    return None if _has_cycle(edges) else edges
+
+
+def up_to_date(directory: Path, current: tuple[str, ...]) -> bool | None:
+    """Whether ``upgrade heads`` from ``current`` (what a version table holds) would
+    run nothing, as Alembic would compute it; None when only Alembic can tell.
+
+    That is, every revision is ``current`` or below it, following parents and
+    dependencies alike. A revision that others only depend on is a head too, but after
+    ``upgrade heads`` Alembic's version table holds only the revision depending on it:
+    comparing the table with the heads would never agree.
+
+    False when the table names a revision no file has. None when the files need
+    Alembic to read, when Alembic would refuse the graph, and when the table is not one
+    Alembic writes (a row twice, or one revision below another).
+    """
+    try:
+        facts = [f for _, f in load_facts(directory)]
+    except (Dynamic, OSError):
+        return None
+    edges = _edges(facts)
+    if edges is None or len(set(current)) != len(current):
+        return None
+    if any(rev not in edges for rev in current):
+        return False  # the version table names a revision no file has
+    below: set[str] = set()
+    for rev in current:
+        below |= _ancestors(edges, rev)
+    if below.intersection(current):
+        return None  # Alembic refuses to start from such a table
+    return below.union(current) == set(edges)
+
+
+def _ancestors(edges: dict[str, list[str]], rev: str) -> set[str]:
+    """The revisions below ``rev``, through parents and dependencies."""
+    found: set[str] = set()
+    todo = list(edges[rev])
+    while todo:
+        parent = todo.pop()
+        if parent not in found:
+            found.add(parent)
+            todo.extend(edges[parent])
+    return found
 
 
 def _has_cycle(parents: dict[str, list[str]]) -> bool:
@@ -81,8 +146,9 @@ def linear(directory: Path) -> list[Revision] | None:
         return None
     by_parent: dict[str | None, tuple[str, RevisionFacts]] = {}
     for path, f in found:
-        down = f["down_revision"]
-        if not (down is None or isinstance(down, str)) or down in by_parent:
+        parents = as_ids(f["down_revision"])
+        down = parents[0] if parents else None
+        if len(parents) > 1 or down in by_parent:
             return None  # a merge, or a branch
         by_parent[down] = (path, f)
     line: list[Revision] = []
@@ -90,20 +156,22 @@ def linear(directory: Path) -> list[Revision] | None:
     while parent in by_parent:
         path, f = by_parent[parent]
         parent = f["revision"]
-        line.append(_revision(path, f, is_head=parent not in by_parent))
+        child = by_parent.get(parent)
+        line.append(_revision(path, f, child[1]["revision"] if child else None))
     return line if len(line) == len(found) else None
 
 
-def _revision(path: str, facts: RevisionFacts, *, is_head: bool) -> Revision:
+def _revision(path: str, facts: RevisionFacts, child: str | None) -> Revision:
     docstring = (facts["docstring"] or "").strip()
     return Revision(
+        next_revisions=(child,) if child else (),
         id=facts["revision"],
         down_revisions=tuple(as_ids(facts["down_revision"])),
         message=re.split("\n\n", docstring)[0],
         branch_labels=(),
         depends_on=(),
         path=path,
-        is_head=is_head,
+        is_head=child is None,
         is_branch_point=False,
         is_merge_point=False,
         docstring=docstring,

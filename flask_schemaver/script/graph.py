@@ -1,7 +1,7 @@
 """A bind's revision graph for reading, built from :mod:`.files` without running files.
 
 Heads, history, targets and what is applied are answered by Alembic's own
-``RevisionMap``, fed with revisions read from the files' text. :class:`RevisionGraph`
+``ScriptDirectory`` and ``RevisionMap``, fed with revisions read from the files' text. :class:`RevisionGraph`
 is what the rest of flask_schemaver asks of a graph, whether it comes from here or from
 Alembic's ``ScriptDirectory``.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from typing import Protocol
 
+from alembic.script import ScriptDirectory
 from alembic.script.revision import Revision
 from alembic.script.revision import RevisionMap
 
@@ -57,6 +58,12 @@ class ScriptLike(Protocol):
     @property
     def is_merge_point(self) -> bool: ...
 
+    @property
+    def nextrev(self) -> frozenset[str]: ...
+
+    @property
+    def _all_nextrev(self) -> frozenset[str]: ...
+
 
 class RevisionGraph(Protocol):
     """What reading a bind's revisions needs: Alembic's ``ScriptDirectory`` offers it,
@@ -72,6 +79,13 @@ class RevisionGraph(Protocol):
 
     def iterate_revisions(self, upper: Any, lower: Any, **kw: Any) -> Iterable[Any]: ...
 
+    # What upgrade, downgrade and stamp to a target would do: Alembic's own steps.
+    def _upgrade_revs(self, destination: str, current_rev: Any) -> list[Any]: ...
+
+    def _downgrade_revs(self, destination: str, current_rev: Any) -> list[Any]: ...
+
+    def _stamp_revs(self, revision: Any, heads: Any) -> list[Any]: ...
+
 
 class StaticRevision(Revision):
     """A revision known from its file's text; quacks like Alembic's ``Script``."""
@@ -85,39 +99,35 @@ class StaticRevision(Revision):
         )
         self.path = path
         self.longdoc = (facts["docstring"] or "").strip()
+        # Alembic's steps (``_upgrade_revs``...) take each revision's functions when
+        # they are planned; a revision read as text is planned, never run.
+        self.module = _NotImported(path)
 
     @property
     def doc(self) -> str:
         return re.split("\n\n", self.longdoc)[0]
 
 
-class StaticScripts:
-    """The part of Alembic's ``ScriptDirectory`` that reading a graph needs."""
+class StaticScripts(ScriptDirectory):
+    """Alembic's ``ScriptDirectory`` over revisions read as text.
+
+    Only reading the graph is possible: its heads, its history, what a target names
+    and the steps a run would take, each answered by Alembic's own code. Running a
+    revision, or writing one, needs the real ``ScriptDirectory``.
+    """
 
     def __init__(self, revisions: list[StaticRevision]) -> None:
+        # Not ScriptDirectory.__init__, which wants a folder with an env.py: every
+        # method that reads the graph needs only the revision map.
         self.revision_map = RevisionMap(lambda: revisions)
         self._walked: tuple[Any, ...] | None = None
 
     def walk_revisions(self, base: str = "base", head: str = "heads") -> Iterator[Any]:
         if (base, head) != ("base", "heads"):
-            return self._walk(base, head)
+            return super().walk_revisions(base, head)
         if self._walked is None:  # the whole graph: walked once
-            self._walked = tuple(self._walk(base, head))
+            self._walked = tuple(super().walk_revisions(base, head))
         return iter(self._walked)
-
-    def _walk(self, base: str, head: str) -> Iterator[Any]:
-        return self.revision_map.iterate_revisions(
-            head, base, inclusive=True, assert_relative_length=False
-        )
-
-    def get_revisions(self, id_: Any) -> tuple[Any, ...]:
-        return self.revision_map.get_revisions(id_)
-
-    def get_heads(self) -> list[str]:
-        return list(self.revision_map.heads)
-
-    def iterate_revisions(self, upper: Any, lower: Any, **kw: Any) -> Iterator[Any]:
-        return self.revision_map.iterate_revisions(upper, lower, **kw)
 
 
 #: Per revision folder: the facts of its files and the graph made of them.
@@ -141,3 +151,21 @@ def load(directory: Path) -> StaticScripts:
 
 def _as_alembic(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
+
+
+class _NotImported:
+    """The module of a revision read as text: its functions cannot run."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def upgrade(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse()
+
+    def downgrade(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse()
+
+    def _refuse(self) -> None:
+        raise RuntimeError(
+            f"{self.path} was read as text; run it through Alembic's ScriptDirectory"
+        )

@@ -15,6 +15,7 @@ from ..exceptions import SchemaVerError
 from ..exceptions import UnknownRevision
 from ..exceptions import UsageError
 from ..runtime import environment
+from ..runtime import targets
 from ..runtime.errors import translate_errors
 
 if TYPE_CHECKING:
@@ -147,33 +148,31 @@ def _check_known(
 def at_target(
     bind: Bind, scripts: RevisionGraph, options: RunOptions, current: tuple[str, ...]
 ) -> bool:
-    """Whether the bind is already where ``options.revision`` would take it."""
-    verb, revision, purge = options.verb, options.revision, options.purge
-    if verb == "downgrade":
-        return not current and (revision == "base" or revision.startswith("-"))
-    if purge or revision[:1] in ("+", "-") or ":" in revision:
+    """Whether the run would take no step from ``current``.
+
+    The steps are Alembic's own, computed on ``scripts`` as its command would: every
+    kind of target means what it means to Alembic, and a target Alembic refuses from
+    here is refused now, with Alembic's reason, before any lock is taken.
+    """
+    if options.purge or ":" in options.revision:
         return False
     with translate_errors(bind):
-        if revision in ("head", "heads"):
-            target = set(scripts.get_heads())
-        else:
-            target = {s.revision for s in scripts.get_revisions(revision) if s}
-    return set(current) == target
+        return not targets.steps(scripts, options.verb, options.revision, current)
 
 
 def validate_target(bind: Bind, settings: Settings, revision: str) -> None:
-    """Raise :class:`UnknownRevision` when ``revision`` names nothing in the bind."""
-    if revision[:1] in ("+", "-") or ":" in revision:
+    """Raise :class:`UnknownRevision` when ``revision`` uses a name (a revision id, the
+    start of one, a branch label) that names nothing in the bind.
+
+    Only the names are checked: whether the target makes sense from where the database
+    is (``+3`` past the head, ``-1`` from nothing) is Alembic's to judge, in the run.
+    """
+    if not targets.uses_names(revision):
         return
-    if revision in ("head", "heads", "base"):
-        return
-    if "@" in revision and revision.split("@", 1)[1][:1] in ("+", "-"):
-        # label@-1 and friends: the label must exist
-        revision = revision.split("@", 1)[0] + "@head"
     scripts = environment.revision_graph(bind, settings)
     try:
         with translate_errors(bind):
-            scripts.get_revisions(revision)
+            targets.check_names(scripts, revision)
     except UnknownRevision:
         raise
     except SchemaVerError:

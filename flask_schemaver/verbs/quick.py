@@ -22,13 +22,21 @@ if TYPE_CHECKING:
     from ..binds import Bind
 
 
-def at_heads(bind: Bind) -> tuple[str, ...] | None:
-    """The bind's current revisions when they are exactly its heads, else None."""
-    heads = chain.heads(bind.directory)
-    if heads is None:
+def at_heads(bind: Bind, target: str = "heads") -> tuple[str, ...] | None:
+    """The bind's current revisions when ``upgrade`` to ``target`` (``heads`` or
+    ``head``) would run nothing, else None (the full path decides).
+
+    ``head`` is the one head: with several, Alembic refuses it, so this leaves it to
+    the full path, which refuses too.
+    """
+    if target not in ("head", "heads"):
         return None
+    if target == "head":
+        heads = chain.heads(bind.directory)
+        if heads is None or len(heads) > 1:
+            return None
     current = versions.read_or_none(bind)
-    if current is None or frozenset(current) != heads or len(current) != len(heads):
+    if current is None or not chain.up_to_date(bind.directory, current):
         return None
     return current
 
@@ -59,11 +67,14 @@ def status(bind: Bind) -> BindStatus | None:
 
 
 def is_current(bind: Bind) -> bool | None:
-    """Whether the bind's database is at its heads; None when only Alembic can tell."""
-    heads = chain.heads(bind.directory)
-    if heads is None:
-        return None
+    """Whether the bind's database is at its heads, as ``status`` would say it (nothing
+    pending, nothing missing); None when only Alembic can tell.
+
+    At its heads means that ``upgrade heads`` would run nothing, which is not always
+    "the version table holds every head": a head that another revision depends on is
+    not written there (see :func:`~flask_schemaver.script.chain.up_to_date`).
+    """
     current = versions.read_or_none(bind)
     if current is None:
-        return False  # cannot reach the database: not ready
-    return frozenset(current) == heads and len(current) == len(heads)
+        return False  # cannot reach the database: not ready, whatever the files say
+    return chain.up_to_date(bind.directory, current)
