@@ -242,3 +242,33 @@ def test_the_version_table_alembic_writes_after_depends_on(tmp_path: Path) -> No
         assert again.note == "nothing to do"
         write_rows(ours.url, ["b1", "c1"])  # d1 pending
         assert not ours.ext.is_current()
+
+
+def test_a_run_alembic_would_break_off_halfway_is_refused_first(tmp_path: Path) -> None:
+    """0000 depends on 1111, which is already below its down_revision 1112, and on
+    another head: Alembic runs 1111, 1112 and 11111, then fails to record 0000 in the
+    version table (KeyError), and stops there. We refuse before the first step, with
+    one line."""
+    graph = Graph(
+        (
+            rev("1111"),
+            rev("1112", "1111"),
+            rev("11111"),
+            rev("0000", "1112", depends=("1111", "11111")),
+        )
+    )
+    with project(tmp_path, graph) as (ours, oracle):
+        theirs = oracle.call(command.upgrade, "heads")
+        assert theirs[0] == "error" and theirs[1].startswith("KeyError"), theirs
+        assert oracle.rows() == ["11111", "1112"]  # Alembic stopped halfway
+        with pytest.raises(RunFailed) as failed:
+            ours.ext.upgrade()
+        [result] = failed.value.results
+        assert "Alembic cannot record the step upgrade 1112 -> 0000" in str(
+            result.error
+        )
+        assert "remove that name from its depends_on" in str(result.error)
+        assert at(ours) == [] and not result.steps
+        # Short of it, everything runs.
+        oracle.set_rows([])
+        assert both(ours, oracle, "upgrade", "1112") == ["1112"]
