@@ -39,17 +39,17 @@ from flask_schemaver.script import chain
 from flask_schemaver.script import files as revision_files
 from flask_schemaver.script import graph as text_graph
 from flask_schemaver.verbs import quick
+from parity_sides import Oracle
+from parity_sides import Ours
+from parity_sides import step_key
+from parity_sides import write_rows
 from revision_graphs import broken_graphs
 from revision_graphs import Graph
 from revision_graphs import graphs
-from revision_graphs import Oracle
-from revision_graphs import Ours
 from revision_graphs import RANDOM
 from revision_graphs import SCALE
-from revision_graphs import step_key
 from revision_graphs import targets
 from revision_graphs import write
-from revision_graphs import write_rows
 
 # Derandomized: the same examples on every run and in CI; no example database.
 FAST = settings(

@@ -27,15 +27,15 @@ from hypothesis import Phase
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from parity_sides import Oracle
+from parity_sides import Ours
+from parity_sides import write_rows
 from revision_graphs import Graph
 from revision_graphs import graphs
-from revision_graphs import Oracle
-from revision_graphs import Ours
 from revision_graphs import RANDOM
 from revision_graphs import SCALE
 from revision_graphs import targets
 from revision_graphs import write
-from revision_graphs import write_rows
 
 OUTPUT = settings(
     max_examples=12 * SCALE,

@@ -16,7 +16,7 @@ import pytest
 from flask_schemaver.script import chain
 from flask_schemaver.script import files as revision_files
 from flask_schemaver.script import graph as text_graph
-from revision_graphs import Ours
+from parity_sides import Ours
 from revision_graphs import Rev
 from revision_graphs import source
 from revision_graphs import Style

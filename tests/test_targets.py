@@ -18,13 +18,13 @@ from flask_schemaver import MultipleHeads
 from flask_schemaver import RunFailed
 from flask_schemaver import SchemaVerError
 from flask_schemaver import UnknownRevision
+from parity_sides import Oracle
+from parity_sides import Ours
+from parity_sides import write_rows
 from revision_graphs import Graph
-from revision_graphs import Oracle
-from revision_graphs import Ours
 from revision_graphs import Rev
 from revision_graphs import Style
 from revision_graphs import write
-from revision_graphs import write_rows
 
 
 def rev(
