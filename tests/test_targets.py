@@ -272,3 +272,25 @@ def test_a_run_alembic_would_break_off_halfway_is_refused_first(tmp_path: Path) 
         # Short of it, everything runs.
         oracle.set_rows([])
         assert both(ours, oracle, "upgrade", "1112") == ["1112"]
+
+
+@pytest.mark.parametrize(
+    ("target", "names"),
+    [
+        ("heads", [[]]),
+        ("-1", [[], []]),
+        ("r1+1", [["r1"], ["r1+1"]]),
+        ("head-1", [[], ["head-1"]]),
+        ("alpha@-1", [["alpha"], ["alpha"]]),
+        ("alpha@head", [["alpha"]]),
+        ("alpha@r2", [["alpha", "r2"]]),
+        ("0001", [["0001"]]),
+        # Alembic's grammar reads this one as "one below feature"; show reads a label.
+        ("feature-1@head", [["feature"], ["feature-1"]]),
+        ("a@b@c", [[]]),
+    ],
+)
+def test_the_names_a_target_uses(target: str, names: list[list[str]]) -> None:
+    from flask_schemaver.runtime import targets
+
+    assert targets.readings(target) == names

@@ -48,9 +48,10 @@ def readings(target: str) -> list[list[str]]:
         label, symbol, _ = match.groups()
         found.append([n for n in (label, symbol) if n])
     if target.count("@") > 1:
-        return found + [[]]  # no sane reading to check: Alembic judges it
-    label, _, symbol = target.rpartition("@")
-    found.append([label, symbol] if label else [symbol])
+        found.append([])  # no sane reading to check: Alembic judges it
+    else:
+        label, _, symbol = target.rpartition("@")
+        found.append([label, symbol] if label else [symbol])
     return [[n for n in reading if _is_name(n)] for reading in found]
 
 
