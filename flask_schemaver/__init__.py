@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .binds import Bind as Bind
     from .exceptions import ConfigError as ConfigError
     from .exceptions import DatabaseError as DatabaseError
+    from .exceptions import Interrupted as Interrupted
     from .exceptions import LockTimeout as LockTimeout
     from .exceptions import MigrationError as MigrationError
     from .exceptions import MultipleHeads as MultipleHeads
@@ -83,6 +84,7 @@ _PUBLIC = {
     "MultipleHeads": "exceptions",
     "DatabaseError": "exceptions",
     "LockTimeout": "exceptions",
+    "Interrupted": "exceptions",
     "RunFailed": "exceptions",
 }
 

@@ -73,6 +73,8 @@ class Bind:
     foreign_tables: frozenset[tuple[str | None, str]] = frozenset()
     #: Secrets the engine was given beside its URL (``connect_args``), to hide.
     secrets: tuple[str, ...] = ()
+    #: Seconds to wait for a connection (``SCHEMAVER_CONNECT_TIMEOUT``).
+    connect_timeout: float | None = None
 
     @property
     def dialect(self) -> str:
@@ -220,6 +222,7 @@ def resolve_binds(app: Flask, db: SQLAlchemy, settings: Settings) -> dict[str, B
             history=bool(overrides.get("history", settings.history)),
             protected=bool(overrides.get("protected", False)),
             secrets=_connect_secrets(app, key),
+            connect_timeout=settings.connect_timeout,
         )
         _check_names(binds[name], overrides)
     if not binds:

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "SCHEMAVER_JOBS": 1,
     "SCHEMAVER_LINT": {},
     "SCHEMAVER_HISTORY": True,
+    "SCHEMAVER_CONNECT_TIMEOUT": 30,
+    "SCHEMAVER_STATEMENT_TIMEOUT": None,
 }
 
 #: Options a bind may set in ``SCHEMAVER_BINDS``.
@@ -82,6 +84,8 @@ class Settings:
         "lint",
         "history",
         "script_template",
+        "connect_timeout",
+        "statement_timeout",
     )
 
     def __init__(
@@ -101,6 +105,8 @@ class Settings:
         lint: Mapping[str, str] | None = None,
         history: bool = True,
         script_template: str | None = None,
+        connect_timeout: float | None = 30,
+        statement_timeout: float | None = None,
     ) -> None:
         self.directory: Final = directory
         self.command: Final = command
@@ -119,6 +125,10 @@ class Settings:
         self.history: Final = history
         #: The Mako template of new revision files; None for flask_schemaver's own.
         self.script_template: Final = script_template
+        #: Seconds a migration waits to connect; None for the driver's default.
+        self.connect_timeout: Final = connect_timeout
+        #: Seconds one statement of a migration may take; None for no limit.
+        self.statement_timeout: Final = statement_timeout
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some settings changed, e.g. ``replace(directory=...)``."""
@@ -146,7 +156,13 @@ class Settings:
             post_write_hooks=_hooks(config["SCHEMAVER_POST_WRITE_HOOKS"]),
             file_template=_file_template(config["SCHEMAVER_FILE_TEMPLATE"]),
             truncate_slug_length=_slug_length(config["SCHEMAVER_TRUNCATE_SLUG_LENGTH"]),
-            lock_timeout=_lock_timeout(config["SCHEMAVER_LOCK_TIMEOUT"]),
+            lock_timeout=_seconds(config, "SCHEMAVER_LOCK_TIMEOUT", "to wait forever"),
+            connect_timeout=_seconds(
+                config, "SCHEMAVER_CONNECT_TIMEOUT", "for the driver's default"
+            ),
+            statement_timeout=_seconds(
+                config, "SCHEMAVER_STATEMENT_TIMEOUT", "for no limit"
+            ),
             script_template=_script_template(config["SCHEMAVER_SCRIPT_TEMPLATE"]),
             jobs=_jobs(config["SCHEMAVER_JOBS"]),
             lint=_lint_levels(config["SCHEMAVER_LINT"]),
@@ -209,16 +225,15 @@ def _slug_length(value: Any) -> int | None:
     return value
 
 
-def _lock_timeout(value: Any) -> float | None:
+def _seconds(config: Mapping[str, Any], key: str, none_means: str) -> float | None:
+    value = config[key]
     if value is not None and (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
         or not math.isfinite(value)
         or value < 0
     ):
-        raise ConfigError(
-            "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds, or None to wait forever"
-        )
+        raise ConfigError(f"{key} must be a number of seconds, or None {none_means}")
     return value
 
 

@@ -199,3 +199,24 @@ def test_a_signal_to_the_parent_stops_before_the_next_revisions(
         for bind in BINDS
     )
     assert out.splitlines()[-3:] == ["default: failed", "b: failed", "c: failed"]
+
+
+def test_a_second_sigterm_to_the_parent_stops_the_running_revisions(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path)
+    proc = start(root)
+    for bind in BINDS:
+        wait_for(root / f"{bind}1.started")
+    # As a container runtime does: to the parent only, twice.
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    # The running revisions were stopped, so none was applied.
+    assert agree(root) == {"default": 0, "b": 0, "c": 0}
+    assert all(
+        "interrupted during the upgrade of revision" in line
+        for line in err.splitlines()
+    )

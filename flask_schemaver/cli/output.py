@@ -155,7 +155,7 @@ def summary(result: RunResult, verb: str) -> str:
     if result.outcome == "failed":
         return f"{name}: {click.style('failed', fg='red')}"
     if result.outcome == "skipped":
-        return f"{name}: skipped (--fail-fast)"
+        return f"{name}: skipped ({result.note or '--fail-fast'})"
     if result.note:
         return f"{name}: {result.note}, at {ids(result.after)}"
     count = sum(1 for s in result.steps if not s.is_stamp)

@@ -113,6 +113,29 @@ class Dialect:
         the ``with`` block; as it was afterwards."""
         yield
 
+    #: Driver arguments from :meth:`connect_args` that must not follow a connection
+    #: into the app's pool (the connection is discarded after use).
+    sticky_args: frozenset[str] = frozenset()
+
+    def connect_args(
+        self,
+        driver: str,
+        connect_timeout: float | None,
+        statement_timeout: float | None,
+        *,
+        migrating: bool,
+    ) -> dict[str, Any]:
+        """Driver arguments that bound how long a connection waits: to connect, and
+        for an answer (a link that drops packets must not hang a run). ``migrating``
+        connections run statements that may rightly take long."""
+        return {}
+
+    def statement_timeout(
+        self, connection: sa.Connection, seconds: float
+    ) -> tuple[str, str] | None:
+        """SQL that limits how long one statement may run, and SQL that lifts it."""
+        return None
+
     def prepare_autogenerate(self, context: MigrationContext) -> None:
         """Tune ``context`` before autogenerate compares models with the database."""
 

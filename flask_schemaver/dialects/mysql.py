@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+from typing import Any
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -35,6 +37,44 @@ class MySQL(Dialect):
 
     def migration_lock(self, bind: Bind, connection: sa.Connection, name: str) -> Lock:
         return NamedLock(connection, {"name": name})
+
+    #: A read timeout bounds every later statement of the connection too.
+    sticky_args = frozenset({"read_timeout"})
+
+    def connect_args(
+        self,
+        driver: str,
+        connect_timeout: float | None,
+        statement_timeout: float | None,
+        *,
+        migrating: bool,
+    ) -> dict[str, Any]:
+        if driver not in ("pymysql", "mysqldb") or connect_timeout is None:
+            return {}
+        seconds = max(1, math.ceil(connect_timeout))
+        args: dict[str, Any] = {"connect_timeout": seconds}
+        # The drivers' connect timeout covers the TCP connection only; the server's
+        # greeting, and every answer after it, wait as long as the read timeout.
+        if statement_timeout is not None:
+            args["read_timeout"] = math.ceil(statement_timeout) + seconds
+        elif not migrating:
+            args["read_timeout"] = seconds
+        return args
+
+    def statement_timeout(
+        self, connection: sa.Connection, seconds: float
+    ) -> tuple[str, str] | None:
+        if getattr(connection.dialect, "is_mariadb", False):
+            return (
+                f"SET SESSION max_statement_time = {seconds:g}",
+                "SET SESSION max_statement_time = DEFAULT",
+            )
+        # MySQL limits only SELECT statements.
+        milliseconds = max(1, round(seconds * 1000))
+        return (
+            f"SET SESSION max_execution_time = {milliseconds}",
+            "SET SESSION max_execution_time = DEFAULT",
+        )
 
     def empty_database(self, admin: sa.Engine, url: sa.URL) -> None:
         assert url.database is not None

@@ -12,6 +12,7 @@ each column is answered from that.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from typing import Any
 from typing import TYPE_CHECKING
@@ -66,6 +67,34 @@ class PostgreSQL(Dialect):
             hashlib.sha256(name.encode()).digest()[:8], "big", signed=True
         )
         return AdvisoryLock(connection, {"key": key})
+
+    def connect_args(
+        self,
+        driver: str,
+        connect_timeout: float | None,
+        statement_timeout: float | None,
+        *,
+        migrating: bool,
+    ) -> dict[str, Any]:
+        if driver not in ("psycopg", "psycopg2") or connect_timeout is None:
+            return {}
+        seconds = max(1, math.ceil(connect_timeout))
+        # libpq: a connection attempt, unacknowledged data and a silent peer each
+        # give up after about that long.
+        return {
+            "connect_timeout": seconds,
+            "tcp_user_timeout": seconds * 1000,
+            "keepalives": 1,
+            "keepalives_idle": seconds,
+            "keepalives_interval": max(1, seconds // 3),
+            "keepalives_count": 3,
+        }
+
+    def statement_timeout(
+        self, connection: sa.Connection, seconds: float
+    ) -> tuple[str, str] | None:
+        milliseconds = max(1, round(seconds * 1000))
+        return f"SET statement_timeout = {milliseconds}", "RESET statement_timeout"
 
     def prepare_autogenerate(self, context: MigrationContext) -> None:
         """Make ``context``'s autogenerate find serial columns with a single query.

@@ -26,6 +26,7 @@ from alembic.script import ScriptDirectory
 
 from .. import dialects
 from ..script import files as revision_files
+from . import connections
 from . import versions
 from .errors import translate_errors
 
@@ -206,7 +207,7 @@ def run_env(context: EnvironmentContext) -> None:
     if connection is not None:
         _run_online(context, connection, bind, options)
     else:
-        with bind.engine.connect() as connection:
+        with connections.connect(bind) as connection:
             _run_online(context, connection, bind, options)
 
 
@@ -303,7 +304,7 @@ def current_heads(
     """The revisions the bind's version table names; empty for a new database."""
     with translate_errors(bind):
         if connection is None:
-            with bind.engine.connect() as own:
+            with connections.connect(bind) as own:
                 return versions.read(bind, own)
         heads = versions.read(bind, connection)
         connection.commit()  # end the read so migrations start on a clean session
@@ -314,7 +315,7 @@ def compare_models(bind: Bind) -> ops.UpgradeOps:
     """What autogenerate would write for the bind: its models against its database."""
     from alembic.autogenerate import produce_migrations
 
-    with translate_errors(bind), bind.engine.connect() as connection:
+    with translate_errors(bind), connections.connect(bind) as connection:
         options = bind.configure_options()
         options["target_metadata"] = bind.metadata
         context = MigrationContext.configure(connection, opts=options)

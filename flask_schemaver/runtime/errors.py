@@ -89,9 +89,11 @@ def translate_errors(
                 message += ". " + partly_applied(bind, step[0])
         raise DatabaseError(message, bind.name, revision) from exc
     except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseError(
-            bind.hide_secrets(str(exc).splitlines()[0]), bind.name
-        ) from exc
+        step = running() if running else None
+        detail = bind.hide_secrets(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        if step:
+            detail = f"{step[1]} failed: {detail}"
+        raise DatabaseError(detail, bind.name, step[0] if step else None) from exc
     except (KeyboardInterrupt, GeneratorExit):
         raise
     except OSError as exc:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from ..exceptions import MigrationError
+from . import connections
 
 if TYPE_CHECKING:
     from ..binds import Bind
@@ -190,7 +191,7 @@ def read_all(bind: Bind, connection: sa.Connection | None = None) -> History:
         return History({}, [])
     if connection is not None:
         return _query(bind, connection)
-    with bind.engine.connect() as conn:
+    with connections.connect(bind) as conn:
         return _query(bind, conn)
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from . import connections
+
 if TYPE_CHECKING:
     from ..binds import Bind
 
@@ -36,7 +38,7 @@ def read(bind: Bind, connection: sa.Connection) -> tuple[str, ...]:
 def read_or_none(bind: Bind) -> tuple[str, ...] | None:
     """What the bind's version table holds: () when it has no table, None on an error."""
     try:
-        with bind.engine.connect() as connection:
+        with connections.connect(bind) as connection:
             return read(bind, connection)
     except sa.exc.SQLAlchemyError:
         return None

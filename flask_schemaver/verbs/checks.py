@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ..exceptions import UsageError
 from ..results import CheckResult
 from ..results import GATES
+from ..runtime import connections
 from ..runtime import environment
 from ..runtime import history
 from ..runtime.errors import translate_errors
@@ -76,7 +77,7 @@ def acknowledge(bind: Bind, state: BindStatus, revision: str) -> str:
             bind.name,
         )
     rev = matches[0].revision
-    with bind.engine.begin() as connection:
+    with connections.connect(bind) as connection, connection.begin():
         history.ensure_in(bind, connection)
         history.write(
             bind,

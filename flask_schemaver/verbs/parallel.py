@@ -65,20 +65,23 @@ def _by_database(binds: Sequence[Bind]) -> list[list[Bind]]:
 def _run_group(binds: list[Bind], options: RunOptions, run: BindRun) -> list[RunResult]:
     """Run ``binds`` one after another; an interruption skips the rest."""
     results: list[RunResult] = []
-    stop = False
+    stop = ""
     for bind in binds:
         if stop:
-            results.append(RunResult(bind.name, (), (), outcome="skipped"))
+            results.append(RunResult(bind.name, (), (), note=stop, outcome="skipped"))
             continue
         try:
             results.append(run(bind, options))
         except SchemaVerError as exc:
             results.append(RunResult(bind.name, (), (), outcome="failed", error=exc))
-            stop = options.fail_fast or isinstance(exc, Interrupted)
+            if isinstance(exc, Interrupted):
+                stop = "the run was interrupted"
+            elif options.fail_fast:
+                stop = "--fail-fast"
         except KeyboardInterrupt:  # between two binds' runs
             error = Interrupted("interrupted before it started", bind.name)
             results.append(RunResult(bind.name, (), (), outcome="failed", error=error))
-            stop = True
+            stop = "the run was interrupted"
     return results
 
 
@@ -114,15 +117,19 @@ class _Parallel:
                     break
                 except KeyboardInterrupt:
                     # Ctrl-C or SIGTERM: no revision starts any more; the workers
-                    # stop after the ones they are running (from a terminal, a
-                    # second Ctrl-C reaches them and stops those too).
+                    # stop after the ones they are running. A second one stops
+                    # those too, whether or not it reached the workers themselves.
+                    if self.stop.is_set():
+                        self._stop_now()
                     self.stop.set()
                     self.waiting.clear()
         finally:
             self._finish()
         by_name = {r.bind: r for results in self.results.values() for r in results}
+        why = "the run was interrupted" if self.stop.is_set() else "--fail-fast"
         return [
-            by_name.get(b.name) or RunResult(b.name, (), (), outcome="skipped")
+            by_name.get(b.name)
+            or RunResult(b.name, (), (), note=why, outcome="skipped")
             for b in self.binds
         ]
 
@@ -187,6 +194,11 @@ class _Parallel:
                     for b in self.groups[index]
                 ]
 
+    def _stop_now(self) -> None:
+        for process in self.running.values():
+            with contextlib.suppress(ProcessLookupError, TypeError):
+                os.kill(process.pid, signal.SIGUSR1)
+
     def _finish(self) -> None:
         for process in self.running.values():
             with contextlib.suppress(Exception):
@@ -246,8 +258,13 @@ def _watch_parent(job: _Parallel, parent: int) -> None:
         if len(signals) > 1:
             raise KeyboardInterrupt
 
+    def stop_now(signum: int, frame: Any) -> None:
+        job.stop.set()
+        raise KeyboardInterrupt
+
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGUSR1, stop_now)
 
     def watch() -> None:
         while not job.stop.wait(_WATCH_PARENT):

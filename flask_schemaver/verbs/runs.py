@@ -15,13 +15,13 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from .. import dialects
 from ..exceptions import Interrupted
 from ..exceptions import MigrationError
 from ..exceptions import SchemaVerError
 from ..exceptions import UsageError
 from ..options import RunOptions
 from ..results import RunResult
+from ..runtime import connections
 from ..runtime import environment
 from ..runtime import history
 from ..runtime import locking
@@ -113,8 +113,7 @@ def _locked(
     """A connection to the bind's database, set up to migrate, holding its lock."""
     with (
         translate_errors(bind, tracker.describe_running),
-        bind.engine.connect() as connection,
-        dialects.of(bind).migrating(connection),
+        connections.migrating(bind, settings) as connection,
     ):
         guard = (
             locking.hold(
@@ -215,19 +214,30 @@ def _name_leftovers(bind: Bind, error: SchemaVerError) -> None:
     """Add to ``error`` the batch-mode tables a failed revision left behind, which
     would make the next run fail: only DDL that escaped its transaction leaves any."""
     try:
-        with bind.engine.connect() as connection:
+        with connections.connect(bind) as connection:
             names = sa.inspect(connection).get_table_names(
                 schema=bind.version_table_schema
             )
     except sa.exc.SQLAlchemyError:
         return
     left = sorted(n for n in names if n.startswith("_alembic_tmp_"))
-    if left:
-        error.message += (
-            f"; the revision left behind the table(s) {', '.join(left)} from batch "
-            "mode: drop them before running it again"
+    if not left:
+        return
+    # Batch mode copies a table, drops it, renames the copy: where the original is
+    # gone, the copy holds the only rows.
+    orphans = [n for n in left if n.removeprefix("_alembic_tmp_") not in names]
+    if orphans:
+        advice = (
+            f"{', '.join(orphans)} hold(s) the only copy of the rows: rename each back "
+            "to its table's name (without _alembic_tmp_) before running it again"
         )
-        error.args = (error.message,)
+    else:
+        advice = "drop them before running it again"
+    error.message += (
+        f"; the revision left behind the table(s) {', '.join(left)} from batch mode: "
+        + advice
+    )
+    error.args = (error.message,)
 
 
 def _offline(

@@ -1,0 +1,80 @@
+"""Connections to a bind's database: bounded in how long they wait, set up by the
+dialect for migrations, and given back so that the app's pool is as it was."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from .. import dialects
+
+if TYPE_CHECKING:
+    from ..binds import Bind
+    from ..settings import Settings
+
+
+@contextmanager
+def connect(
+    bind: Bind, statement_timeout: float | None = None, *, migrating: bool = False
+) -> Iterator[sa.Connection]:
+    """A connection to the bind's database for the ``with`` block.
+
+    ``SCHEMAVER_CONNECT_TIMEOUT`` bounds connecting and waiting on a silent link, and
+    ``statement_timeout`` each statement, where the dialect and driver can. A
+    connection given a statement limit is discarded afterwards, not pooled.
+    """
+    kind = dialects.of(bind)
+    extra = kind.connect_args(
+        bind.engine.dialect.driver,
+        bind.connect_timeout,
+        statement_timeout,
+        migrating=migrating,
+    )
+    with _connected(bind, extra) as connection:
+        limit = None
+        if statement_timeout is not None:
+            limit = kind.statement_timeout(connection, statement_timeout)
+        if limit is not None:
+            connection.exec_driver_sql(limit[0])
+            connection.commit()
+        try:
+            yield connection
+        finally:
+            if limit is not None or kind.sticky_args & set(extra):
+                # Its limits would follow it into the app's pool.
+                connection.invalidate()
+
+
+@contextmanager
+def migrating(bind: Bind, settings: Settings) -> Iterator[sa.Connection]:
+    """A connection set up to run migrations: :func:`connect`, with
+    ``SCHEMAVER_STATEMENT_TIMEOUT`` and the dialect's own set-up."""
+    with (
+        connect(bind, settings.statement_timeout, migrating=True) as connection,
+        dialects.of(bind).migrating(connection),
+    ):
+        yield connection
+
+
+@contextmanager
+def _connected(bind: Bind, extra: dict[str, Any]) -> Iterator[sa.Connection]:
+    """``bind.engine.connect()``, a new DBAPI connection given ``extra`` arguments."""
+    if not extra:
+        with bind.engine.connect() as connection:
+            yield connection
+        return
+
+    def add_arguments(dialect: Any, record: Any, cargs: Any, cparams: Any) -> None:
+        cparams.update(extra)
+
+    sa.event.listen(bind.engine, "do_connect", add_arguments)
+    try:
+        connection = bind.engine.connect()
+    finally:
+        sa.event.remove(bind.engine, "do_connect", add_arguments)
+    with connection:
+        yield connection
