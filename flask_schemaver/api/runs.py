@@ -40,7 +40,8 @@ class RunsAPI(BindAPI):
             ``label@head``, ``+2``...
         :param bind: a bind name, several, or None for every bind.
         :param options: ``sql``, ``tag``, ``x_args``, ``fail_fast``, ``jobs``,
-            ``on_step``, ``on_wait``; see :class:`~flask_schemaver.RunOptions`.
+            ``on_start``, ``on_step``, ``on_wait``; see
+            :class:`~flask_schemaver.RunOptions`.
         :return: one result per bind, in the app's order.
         """
         from ..options import RunOptions
@@ -61,7 +62,7 @@ class RunsAPI(BindAPI):
         :param revision: the target: a revision id, ``base``, ``-1``, ``label@-1``...
         :param bind: a bind name, several, or None for every bind.
         :param options: ``all_binds``, ``confirm``, ``sql``, ``tag``, ``x_args``,
-            ``fail_fast``, ``jobs``, ``on_step``, ``on_wait``; see
+            ``fail_fast``, ``jobs``, ``on_start``, ``on_step``, ``on_wait``; see
             :class:`~flask_schemaver.RunOptions`.
         :return: one result per bind.
         """
