@@ -19,11 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic import command
 from hypothesis import given
 from hypothesis import HealthCheck
-from hypothesis import Phase
 from hypothesis import settings
 from hypothesis import strategies as st
 
@@ -45,15 +43,6 @@ OUTPUT = settings(
     # Each example writes a project and runs a few commands of both tools.
     suppress_health_check=[HealthCheck.too_slow],
 )
-
-#: Alembic's ``current`` also lists the heads the database's revisions depend on
-#: (``ScriptDirectory.get_all_current``); ``flask db current`` lists the version table.
-CURRENT_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="flask db current omits the heads its revisions depend on (cli/looks.py)",
-)
-#: For the tests expected to fail: stop at the first failure, without shrinking it.
-FIRST_FAILURE = settings(OUTPUT, phases=[Phase.explicit, Phase.generate])
 
 MARKS = ("head", "effective head", "branchpoint", "mergepoint", "current")
 _PARENS = re.compile(r" \(([^()]*)\)")
@@ -242,8 +231,7 @@ def test_heads_verbose(graph: Graph, data: st.DataObject) -> None:
     compare(graph, data, ["heads", "-v"], command.heads, verbose=True)
 
 
-@CURRENT_GAP
-@FIRST_FAILURE
+@OUTPUT
 @given(graph=text_graphs(), data=st.data())
 def test_current(graph: Graph, data: st.DataObject) -> None:
     compare(graph, data, ["current"], command.current)

@@ -9,6 +9,7 @@ from flask import current_app
 
 from ..exceptions import ConfigError
 from ..exceptions import UnknownRevision
+from ..exceptions import UsageError
 from ..settings import Settings
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class BindAPI:
         ``1a2b`` or ``label@head`` picks the binds that have it. A named bind that lacks
         it is bad input.
         """
+        from ..runtime.targets import uses_names
         from ..verbs import preflight
 
         settings = self._state().settings
@@ -123,6 +125,14 @@ class BindAPI:
             raise UnknownRevision(
                 f"no bind has {' or '.join(repr(t) for t in targets)}; "
                 "'flask db history' lists each bind's revisions"
+            )
+        named = [t for t in targets if uses_names(t)]
+        if len(having) > 1 and named:
+            # An id (or its start, or a label) in two chains: never act on both.
+            raise UsageError(
+                f"{named[0]!r} names revisions in several binds "
+                f"({', '.join(b.name for b in having)}); name the bind with --bind, or "
+                "give more of the revision id"
             )
         return having
 

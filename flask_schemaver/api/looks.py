@@ -25,6 +25,20 @@ class LooksAPI(BindAPI):
 
         return {b.name: looks.current(b) for b in self.select(bind)}
 
+    def current_revisions(
+        self, bind: BindNames = None
+    ) -> dict[str, tuple[list[Revision], tuple[str, ...]]]:
+        """Each bind's current revisions in full, as Alembic's ``current`` finds them:
+        those its version table names and the heads they depend on; and the names in
+        the version table that no revision file has.
+
+        :param bind: a bind name, several, or None for every bind.
+        """
+        from ..verbs import looks
+
+        settings = self._state().settings
+        return {b.name: looks.current_revisions(b, settings) for b in self.select(bind)}
+
     def heads(self, bind: BindNames = None) -> dict[str, list[Revision]]:
         """Each bind's head revisions.
 

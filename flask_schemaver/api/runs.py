@@ -105,8 +105,10 @@ class RunsAPI(BindAPI):
         # Only now Alembic: a no-op upgrade on every deploy stays cheap.
         from ..verbs import runs
         from ..verbs.parallel import run_binds
+        from ..verbs.preflight import check_run_target
         from ..verbs.preflight import preflight
 
+        check_run_target(options.revision)
         binds = self._having(options.binds, binds, [options.revision])
         # Bad input is refused before any bind changes.
         for b in binds:
@@ -170,6 +172,7 @@ class RunsAPI(BindAPI):
         """
         from ..options import RunOptions
         from ..verbs import plan
+        from ..verbs.preflight import check_run_target
         from ..verbs.preflight import preflight
 
         # A plan changes nothing: protected binds need no confirmation.
@@ -178,6 +181,7 @@ class RunsAPI(BindAPI):
             "downgrade" if downgrade else "upgrade", revision, bind, keywords
         )
         settings = self._state().settings
+        check_run_target(revision)
         chosen = self._having(options.binds, self._chosen(options), [revision])
         for b in chosen:
             preflight(b, settings, options)

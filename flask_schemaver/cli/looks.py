@@ -103,19 +103,11 @@ def print_lists(items: dict[str, list[Revision]], verbose: bool, empty: str) -> 
 @bind_option
 def current(bind: tuple[str, ...]) -> None:
     """Show the revision each bind's database is at, marked (head) when it is one."""
-    for state in extension().status(bind):
-        known = {item.revision.id: item.revision for item in state.revisions}
-        name = output.bind(state.bind)
-        if not state.current:
-            output.echo(f"{name}: <base>")
-        for rev_id in state.current:
-            rev = known.get(rev_id)
-            shown = (
-                output.revision_line(rev, parents=False, doc=False)
-                if rev is not None
-                else f"{rev_id} (no revision file)"
-            )
-            output.echo(f"{name}: {shown}")
+    for name, (revs, missing) in extension().current_revisions(bind).items():
+        shown = [output.revision_line(rev, parents=False, doc=False) for rev in revs]
+        shown += [f"{rev_id} (no revision file)" for rev_id in missing]
+        for line in shown or ["<base>"]:
+            output.echo(f"{output.bind(name)}: {line}")
 
 
 @command()

@@ -45,8 +45,14 @@ def bind(name: str) -> str:
     return click.style(name, fg="cyan", bold=True)
 
 
-def ids(ids: Sequence[str]) -> str:
-    return ", ".join(ids) if ids else "<base>"
+def ids(ids: Sequence[str | None]) -> str:
+    """Revision ids for people; ``<base>`` for none, and a bad version-table row
+    (NULL, empty) shown as such."""
+    if not ids:
+        return "<base>"
+    return ", ".join(
+        "NULL" if i is None else (i.strip() and oneline(i)) or "''" for i in ids
+    )
 
 
 def revision_line(

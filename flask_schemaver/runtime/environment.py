@@ -299,14 +299,18 @@ def label_owner(scripts: RevisionGraph, label: str) -> str | None:
 
 
 def current_heads(
-    bind: Bind, connection: sa.Connection | None = None
+    bind: Bind, connection: sa.Connection | None = None, *, strict: bool = True
 ) -> tuple[str, ...]:
-    """The revisions the bind's version table names; empty for a new database."""
+    """The revisions the bind's version table names; empty for a new database.
+
+    Bad rows (empty, or one revision twice) are refused unless ``strict`` is off, for
+    ``stamp --purge``, which replaces them.
+    """
     with translate_errors(bind):
         if connection is None:
             with connections.connect(bind) as own:
-                return versions.read(bind, own)
-        heads = versions.read(bind, connection)
+                return versions.read(bind, own, strict=strict)
+        heads = versions.read(bind, connection, strict=strict)
         connection.commit()  # end the read so migrations start on a clean session
         return heads
 

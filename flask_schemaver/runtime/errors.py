@@ -45,35 +45,24 @@ def translate_errors(
             warnings.filterwarnings(
                 "error", message=r"Revision \S+ is present more than once"
             )
+            # Alembic warns, then fails with a bare KeyError: say which is missing.
+            warnings.filterwarnings(
+                "error", message=r"Revision \S+ referenced from .* is not present"
+            )
             # A symbolic link to a revision file of the folder is that file, read
             # once (as the text path does); Alembic's advice about version_locations
             # does not apply.
             warnings.filterwarnings("ignore", message=r"File .* loaded twice! ignoring")
             yield
     except UserWarning as exc:
-        raise MigrationError(
-            f"{exc} in {bind.directory}: two revision files share this id; give one "
-            "of them a new 'revision' id (and update the down_revision that names it)",
-            bind.name,
-        ) from exc
+        raise _warned(bind, exc) from exc
     except CommandError as exc:
         cause = exc.__cause__
-        message = bind.hide_secrets(str(exc))
-        if isinstance(cause, revision_errors.MultipleHeads):
-            raise MultipleHeads(bind.name, cause.heads) from exc
-        if isinstance(cause, revision_errors.ResolutionError):
-            raise _unknown_revision(bind, cause) from exc
-        if isinstance(cause, revision_errors.CycleDetected):
-            raise _cycle(bind, cause) from exc
-        raise MigrationError(message, bind.name) from exc
-    except revision_errors.MultipleHeads as exc:
-        raise MultipleHeads(bind.name, exc.heads) from exc
-    except revision_errors.ResolutionError as exc:
-        raise _unknown_revision(bind, exc) from exc
-    except revision_errors.CycleDetected as exc:
-        raise _cycle(bind, exc) from exc
-    except revision_errors.RevisionError as exc:
+        if isinstance(cause, revision_errors.RevisionError):
+            raise _revision_error(bind, cause) from exc
         raise MigrationError(bind.hide_secrets(str(exc)), bind.name) from exc
+    except revision_errors.RevisionError as exc:
+        raise _revision_error(bind, exc) from exc
     except SyntaxError as exc:
         raise MigrationError(
             f"{exc.filename}, line {exc.lineno}: {exc.msg}; fix the revision file",
@@ -101,9 +90,34 @@ def translate_errors(
         raise (error or _file_error(bind, exc)) from exc
     except BaseException as exc:
         error = _from_revision(bind, exc, running() if running else None)
+        error = error or _unreadable_chain(bind, exc)
         if error is None:
             raise
         raise error from exc
+
+
+def _unreadable_chain(bind: Bind, exc: BaseException) -> MigrationError | None:
+    """A revision file Alembic fails on while reading the chain, before any runs: an
+    id that is not a string, a link to nothing."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    alembic = os.sep + "alembic" + os.sep
+    loading = os.sep + os.path.join("alembic", "script") + os.sep
+    if not frames or alembic not in frames[-1].filename:
+        return None  # raised by other code than Alembic's
+    if not any(loading in frame.filename for frame in frames):
+        return None
+    if isinstance(exc, ImportError):
+        return MigrationError(
+            f"{exc} in {bind.directory}: a revision file that can't be read (a broken "
+            "link?); remove it or restore what it points to",
+            bind.name,
+        )
+    return MigrationError(
+        f"the revision files in {bind.directory} can't be read as a chain "
+        f"({type(exc).__name__}: {exc}); check that each file's revision, "
+        "down_revision, branch_labels and depends_on are strings (or tuples of them)",
+        bind.name,
+    )
 
 
 def partly_applied(bind: Bind, revision: str) -> str:
@@ -153,6 +167,34 @@ def _from_revision(
     return MigrationError(
         f"{prefix}{where}: {detail}; fix the revision file", bind.name
     )
+
+
+def _warned(bind: Bind, exc: UserWarning) -> MigrationError:
+    """The warnings of Alembic's that flask_schemaver refuses to go past."""
+    if "is not present" in str(exc):
+        return MigrationError(
+            f"{exc} in {bind.directory}: no revision file has it; fix the "
+            "down_revision (or depends_on) that names it, or restore the file",
+            bind.name,
+        )
+    return MigrationError(
+        f"{exc} in {bind.directory}: two revision files share this id; give one "
+        "of them a new 'revision' id (and update the down_revision that names it)",
+        bind.name,
+    )
+
+
+def _revision_error(
+    bind: Bind, exc: revision_errors.RevisionError
+) -> MigrationError | UnknownRevision:
+    """Alembic's complaint about the revision graph or a target, in our words."""
+    if isinstance(exc, revision_errors.MultipleHeads):
+        return MultipleHeads(bind.name, exc.heads)
+    if isinstance(exc, revision_errors.ResolutionError):
+        return _unknown_revision(bind, exc)
+    if isinstance(exc, revision_errors.CycleDetected):
+        return _cycle(bind, exc)
+    return MigrationError(bind.hide_secrets(str(exc)), bind.name)
 
 
 def _cycle(bind: Bind, exc: revision_errors.CycleDetected) -> MigrationError:

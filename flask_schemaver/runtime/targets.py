@@ -166,6 +166,16 @@ class _NoTable:
         return None
 
 
+def unread(target: str) -> str:
+    """What of ``target`` Alembic's reading of a relative target would silently drop,
+    e.g. ``.5`` of ``+1.5``; empty when it reads the whole target."""
+    for end in target.split(":"):
+        match = RELATIVE.match(end)
+        if match and match.end() < len(end) and "@" not in end[match.end() :]:
+            return end[match.end() :]
+    return ""
+
+
 def uses_names(target: str) -> bool:
     """Whether :func:`check_names` has anything to check in ``target``."""
     return any(all(readings(end)) for end in target.split(":"))

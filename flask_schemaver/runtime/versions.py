@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from ..exceptions import MigrationError
 from . import connections
 
 if TYPE_CHECKING:
     from ..binds import Bind
 
 
-def read(bind: Bind, connection: sa.Connection) -> tuple[str, ...]:
+def read(
+    bind: Bind, connection: sa.Connection, *, strict: bool = True
+) -> tuple[str, ...]:
     """What the bind's version table holds, read on ``connection``; () without a table.
 
     The same rows Alembic's ``MigrationContext.get_current_heads`` reads, without
@@ -32,13 +35,33 @@ def read(bind: Bind, connection: sa.Connection) -> tuple[str, ...]:
         sa.Column("version_num", sa.String(32)),
         schema=bind.version_table_schema,
     )
-    return tuple(connection.execute(sa.select(table.c.version_num)).scalars())
+    rows = tuple(connection.execute(sa.select(table.c.version_num)).scalars())
+    if strict:
+        _check_rows(bind, rows)
+    return rows
+
+
+def _check_rows(bind: Bind, rows: tuple[str, ...]) -> None:
+    """Refuse a version table that no run could have written: an empty or NULL row,
+    or one revision twice."""
+    empty = [row for row in rows if row is None or not str(row).strip()]
+    twice = sorted({row for row in rows if rows.count(row) > 1 and row not in empty})
+    if not empty and not twice:
+        return
+    found = "an empty row" if empty else f"{twice[0]!r} twice"
+    raise MigrationError(
+        f"the version table {bind.version_table!r} holds {found}; delete the bad "
+        "rows, or record where the database really is with 'flask db stamp --bind "
+        f"{bind.name} --purge REVISION'",
+        bind.name,
+    )
 
 
 def read_or_none(bind: Bind) -> tuple[str, ...] | None:
-    """What the bind's version table holds: () when it has no table, None on an error."""
+    """What the bind's version table holds: () when it has no table, None on an error
+    (which the slow path then reports)."""
     try:
         with connections.connect(bind) as connection:
             return read(bind, connection)
-    except sa.exc.SQLAlchemyError:
+    except (sa.exc.SQLAlchemyError, MigrationError):
         return None

@@ -90,6 +90,25 @@ def current(bind: Bind) -> tuple[str, ...]:
     return environment.current_heads(bind)
 
 
+def current_revisions(
+    bind: Bind, settings: Settings
+) -> tuple[list[Revision], tuple[str, ...]]:
+    """What Alembic's ``current`` lists: the revisions the version table names and the
+    heads they depend on, as Alembic finds them; and the rows no file has."""
+    at = environment.current_heads(bind)
+    with translate_errors(bind):
+        scripts = _scripts(bind, settings)
+        known = {s.revision for s in scripts.walk_revisions()}
+        missing = tuple(rev for rev in at if rev not in known)
+        present = tuple(rev for rev in at if rev in known)
+        found = scripts.get_all_current(present) if present else set()
+        order = {rev: i for i, rev in enumerate(present)}
+        ordered = sorted(
+            found, key=lambda s: (order.get(s.revision, len(order)), s.revision)
+        )
+        return [Revision.from_script(s) for s in ordered], missing
+
+
 def status(bind: Bind, settings: Settings) -> BindStatus:
     """Each revision of the bind, applied or pending, and what the database is at."""
     at = environment.current_heads(bind)

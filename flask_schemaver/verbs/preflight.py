@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 _REV_ID = re.compile(r"[A-Za-z0-9_]+")
+#: The length of the version table's column (Alembic's ``version_num``).
+_REV_ID_LENGTH = 32
 _LABEL = re.compile(r"[A-Za-z_][\w-]*")
 #: Words that Alembic reads as targets, never as a revision id or label.
 _RESERVED = frozenset({"base", "head", "heads", "current"})
@@ -64,7 +66,7 @@ def check_arguments(bind: Bind, settings: Settings, options: RunOptions) -> None
         raise MigrationError(
             f"there is no migrations folder at {settings.directory}; write revisions "
             "with 'flask db migrate' (it makes the folder), or point "
-            "SCHEMAVER_DIRECTORY at the existing folder",
+            "SCHEMAVER_DIRECTORY (or -d) at the existing folder",
             bind.name,
         )
     if sql and purge:
@@ -140,7 +142,8 @@ def _check_known(
     )
     raise MigrationError(
         f"the database is at {', '.join(missing)}, which no revision file in "
-        f"{bind.directory} has; {fix}",
+        f"{bind.directory} has; if that is not the project's migrations folder, run "
+        f"from the project's root or pass -d; else {fix}",
         bind.name,
     )
 
@@ -179,11 +182,27 @@ def validate_target(bind: Bind, settings: Settings, revision: str) -> None:
         return  # not a problem with the argument; the run itself will report it
 
 
+def check_run_target(revision: str) -> None:
+    """Refuse a target of upgrade, downgrade or stamp that Alembic would read only in
+    part, such as ``+1.5`` (read as ``+1``)."""
+    rest = targets.unread(revision)
+    if rest:
+        raise UsageError(
+            f"{revision!r} is not a revision target: Alembic would read it as "
+            f"{revision[: -len(rest)]!r} and ignore {rest!r}"
+        )
+
+
 def check_rev_id(rev_id: str) -> None:
     """Refuse a revision id that cannot be part of a file name or a revision target."""
     if not _REV_ID.fullmatch(rev_id):
         raise UsageError(
             f"--rev-id {rev_id!r} may only hold letters, digits and underscores"
+        )
+    if len(rev_id) > _REV_ID_LENGTH:
+        raise UsageError(
+            f"--rev-id {rev_id!r} is longer than the {_REV_ID_LENGTH} characters a "
+            "version table holds; choose a shorter id"
         )
     if rev_id in _RESERVED:
         raise UsageError(

@@ -92,7 +92,7 @@ def _run(
 
     if options.sql:
         return _offline(bind, options, tracker, configure)
-    before = environment.current_heads(bind)
+    before = environment.current_heads(bind, strict=not options.purge)
     # Read once: the files do not change until Alembic runs them.
     scripts = environment.revision_graph(bind, settings)
     preflight.check_start(bind, scripts, options, before)
@@ -271,7 +271,7 @@ def _online(
         if not bind.transactional_ddl and options.verb != "stamp":
             _refuse_unfinished(bind, connection)
     # Another process may have migrated the bind while this one waited.
-    before = environment.current_heads(bind, connection)
+    before = environment.current_heads(bind, connection, strict=not options.purge)
     if preflight.at_target(bind, scripts, options, before):
         return RunResult(
             bind.name,
