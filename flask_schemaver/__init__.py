@@ -42,12 +42,14 @@ if TYPE_CHECKING:
     from .lint import Finding as Finding
     from .lint import Rule as Rule
     from .options import RunOptions as RunOptions
+    from .results import BackfillProgress as BackfillProgress
     from .results import BindPlan as BindPlan
     from .results import BindStatus as BindStatus
     from .results import CheckResult as CheckResult
     from .results import LockWait as LockWait
     from .results import PlannedOperation as PlannedOperation
     from .results import PlannedRevision as PlannedRevision
+    from .results import Rename as Rename
     from .results import Revision as Revision
     from .results import RevisionResult as RevisionResult
     from .results import RevisionStatus as RevisionStatus
@@ -60,12 +62,14 @@ _PUBLIC = {
     "Bind": "binds",
     "RunOptions": "options",
     # results
+    "BackfillProgress": "results",
     "BindPlan": "results",
     "BindStatus": "results",
     "CheckResult": "results",
     "LockWait": "results",
     "PlannedOperation": "results",
     "PlannedRevision": "results",
+    "Rename": "results",
     "Revision": "results",
     "RevisionResult": "results",
     "RevisionStatus": "results",

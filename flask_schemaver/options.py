@@ -19,7 +19,9 @@ from typing import TypedDict
 
 if TYPE_CHECKING:
     from .binds import BindNames
+    from .results import BackfillProgress
     from .results import LockWait
+    from .results import Rename
     from .results import Step
     from .results import Verb
 
@@ -27,6 +29,10 @@ if TYPE_CHECKING:
 StepCallback = Callable[["Step"], None]
 #: Called while a process waits for a bind's migration lock.
 WaitCallback = Callable[["LockWait"], None]
+#: Asked whether a drop + add that looks like a rename is one; True writes a rename.
+RenameCallback = Callable[["Rename"], bool]
+#: Called with a backfill's progress after each of its batches is committed.
+ProgressCallback = Callable[["BackfillProgress"], None]
 
 
 class RunKeywords(TypedDict, total=False):
@@ -44,6 +50,7 @@ class RunKeywords(TypedDict, total=False):
     on_start: StepCallback | None
     on_step: StepCallback | None
     on_wait: WaitCallback | None
+    on_progress: ProgressCallback | None
 
 
 class RevisionKeywords(TypedDict, total=False):
@@ -63,6 +70,37 @@ class RevisionKeywords(TypedDict, total=False):
     rev_id: str | None
     #: ``key=value`` arguments for ``context.get_x_argument()``.
     x_args: Sequence[str]
+    #: Renames to write instead of drop + add: ``TABLE.OLD:NEW`` for a column (or an
+    #: ENUM value, ``TYPE.OLD:NEW``), ``OLD_TABLE:NEW_TABLE`` for a table.
+    rename: Sequence[str]
+    #: Asked about each drop + add that looks like a rename and is not in ``rename``;
+    #: None never asks (the pair stays drop + add, reported in ``likely_renames``).
+    on_rename: RenameCallback | None
+    #: Write a revision that drops every table even when the bind has no models.
+    allow_drop_all: bool
+
+
+def parse_renames(values: Sequence[str]) -> list[Rename]:
+    """``rename`` values as :class:`~flask_schemaver.results.Rename` objects; a value
+    of another shape is a :class:`~flask_schemaver.UsageError`."""
+    from .exceptions import UsageError
+    from .results import Rename
+
+    found: list[Rename] = []
+    for value in values:
+        old, sep, new = value.partition(":")
+        table, dot, column = old.rpartition(".")
+        names = [new, column] + ([table] if dot else [])
+        if not sep or not all(n.strip() == n and n for n in names) or ":" in new:
+            raise UsageError(
+                f"--rename {value!r}: give TABLE.OLD:NEW for a column (or an ENUM "
+                "value) or OLD_TABLE:NEW_TABLE for a table"
+            )
+        if dot:
+            found.append(Rename("column", table, column, new))
+        else:
+            found.append(Rename("table", None, old, new))
+    return found
 
 
 def check_keywords(function: str, given: Mapping[str, Any], allowed: type[Any]) -> None:
@@ -80,6 +118,7 @@ _ONLY: dict[str, tuple[str, ...]] = {
     "purge": ("stamp",),
     "on_start": ("upgrade", "downgrade"),
     "on_step": ("upgrade", "downgrade"),
+    "on_progress": ("upgrade", "downgrade"),
 }
 
 
@@ -116,6 +155,11 @@ class RunOptions:
     on_step: StepCallback | None = dataclasses.field(default=None, compare=False)
     #: Called while waiting for a bind's migration lock.
     on_wait: WaitCallback | None = dataclasses.field(default=None, compare=False)
+    #: Called with the progress of a backfill a revision runs
+    #: (:func:`flask_schemaver.backfills.backfill`), after each committed batch.
+    on_progress: ProgressCallback | None = dataclasses.field(
+        default=None, compare=False
+    )
 
     @classmethod
     def build(

@@ -268,6 +268,66 @@ class RevisionResult:
     outcome: Outcome = "done"
     #: The error of a failed bind.
     error: SchemaVerError | None = None
+    #: The renames written as renames (answered yes, or given with ``rename``).
+    renames: list[Rename] = field(default_factory=list)
+    #: Drop + add pairs that look like renames but were written as drop + add, for
+    #: want of an answer.
+    likely_renames: list[Rename] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rename:
+    """A rename that autogenerate may write instead of a drop and an add."""
+
+    #: ``"column"``, ``"table"`` or ``"enum value"``.
+    kind: Literal["column", "table", "enum value"]
+    #: The table the column belongs to, or the enum type the value belongs to;
+    #: ``None`` for a table rename.
+    table: str | None
+    #: The old name (of the column, table or value).
+    old: str
+    #: The new name.
+    new: str
+    #: What the two have in common, for a question: e.g. ``VARCHAR(50)``.
+    detail: str = ""
+
+    @property
+    def option(self) -> str:
+        """The ``--rename`` value that asks for this rename."""
+        if self.table is None:
+            return f"{self.old}:{self.new}"
+        return f"{self.table}.{self.old}:{self.new}"
+
+    def describe(self) -> str:
+        """``user.headline to user.title``, ``table person to people``, ..."""
+        if self.kind == "table":
+            return f"table {self.old} to {self.new}"
+        if self.kind == "enum value":
+            return f"value {self.old!r} of enum {self.table} to {self.new!r}"
+        return f"{self.table}.{self.old} to {self.table}.{self.new}"
+
+
+@dataclass(frozen=True)
+class BackfillProgress:
+    """How far a backfill has come, reported after each batch."""
+
+    #: The table being backfilled.
+    table: str
+    #: Rows visited so far (including those of earlier, interrupted runs).
+    done: int
+    #: Rows to visit in all, estimated when the backfill started (or resumed).
+    total: int
+    #: Rows changed so far in this run.
+    updated: int
+    #: Rows visited per second in this run.
+    rate: float
+    #: Seconds still to go at that rate; None before the rate is known.
+    eta: float | None
+    #: True on the last report, once every batch is committed.
+    finished: bool = False
+    #: The bind and the revision running it, filled in by the run.
+    bind: str = ""
+    revision: str = ""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ LAYERS = {
     "binds": 2,
     "script": 3,
     "runtime": 4,
+    # Imported by revision files: the backfill helper, over runtime's operation.
+    "backfills": 4,
     "lint": 5,
     # The rule catalogue is data: settings check SCHEMAVER_LINT against it.
     "lint.catalog": 0,
@@ -43,6 +45,7 @@ LAYERS = {
 #: no-op upgrade and the health check.
 WITHOUT_ALEMBIC = [
     "__init__.py",
+    "backfills.py",
     "exceptions.py",
     "results.py",
     "settings.py",

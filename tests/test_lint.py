@@ -697,6 +697,6 @@ def test_many_findings_after_migrate_are_cut_short(make_app: AppMaker) -> None:
     cli(app, "migrate", "-m", "create")
     cli(app, "upgrade")
     app = make_app(tables={None: {}})
-    out = cli(app, "migrate", "-m", "drop all")
+    out = cli(app, "migrate", "-m", "drop all", "--allow-drop-all")
     assert out.count("[drop-table]") == 10
     assert "... and 2 more; run 'flask db lint --bind default'" in out

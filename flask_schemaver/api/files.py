@@ -13,6 +13,7 @@ from .base import BindAPI
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ..binds import Bind
     from ..binds import BindNames
     from ..options import RevisionKeywords
     from ..results import Revision
@@ -48,7 +49,11 @@ class FilesAPI(BindAPI):
             database to the models), ``head`` (the revision to build on), ``splice``
             (allow building on a revision that is not a head), ``branch_label``,
             ``depends_on``, ``rev_id`` (instead of a generated one) and ``x_args``
-            (for ``context.get_x_argument()``).
+            (for ``context.get_x_argument()``); with ``autogenerate``, ``rename``
+            (``TABLE.OLD:NEW`` or ``OLD_TABLE:NEW_TABLE`` values to write as renames),
+            ``on_rename`` (asked about each other drop + add that looks like a
+            rename) and ``allow_drop_all`` (write a revision that drops every table
+            of a bind with no models).
         :return: one result per bind, with the files written.
         :raises RunFailed: when some binds failed; it carries what the others wrote.
         """
@@ -61,6 +66,9 @@ class FilesAPI(BindAPI):
         binds = self.select(bind)
         if options.get("autogenerate"):
             self._refuse_unconfigured_models()
+            self._check_renames(binds, options.get("rename", ()))
+        elif options.get("rename") or options.get("allow_drop_all"):
+            raise UsageError("--rename and --allow-drop-all go with --autogenerate")
         rev_id = options.get("rev_id")
         if len(binds) > 1 and not options.get("autogenerate"):
             raise UsageError(
@@ -74,7 +82,9 @@ class FilesAPI(BindAPI):
         results = []
         for b in binds:
             try:
-                result = files.revision(b, settings, message, options, taken)
+                result = files.revision(
+                    b, settings, message, options, taken, self._models_hint()
+                )
             except SchemaVerError as exc:
                 if len(binds) == 1:
                     raise
@@ -163,6 +173,34 @@ class FilesAPI(BindAPI):
         for rev in found:
             click.edit(filename=rev.path)
         return found
+
+    def _check_renames(self, binds: Sequence[Bind], values: Sequence[str]) -> None:
+        """Refuse ``--rename`` values of a bad shape, or naming no model."""
+        from ..options import parse_renames
+        from ..verbs.files import renames_of
+
+        given = parse_renames(values)
+        known = [r for b in binds for r in renames_of(b, given)]
+        for rename in given:
+            if rename in known:
+                continue
+            if rename.kind == "table":
+                what = f"no bind's models have a table {rename.new}"
+            else:
+                what = (
+                    f"no bind's models have a table {rename.table} with a column "
+                    f"{rename.new} (nor an ENUM type {rename.table} with that value)"
+                )
+            raise UsageError(f"--rename {rename.option}: {what}")
+
+    def _models_hint(self) -> str:
+        """Where the app's models should be imported, for a message."""
+        from flask import current_app
+
+        return (
+            f"where the app is created (in {current_app.import_name}, before "
+            "schemaver.init_app)"
+        )
 
     def _taken_ids(self, rev_id: str | None) -> set[str]:
         from ..verbs import looks

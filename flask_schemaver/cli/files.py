@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
@@ -10,12 +11,15 @@ from typing import NoReturn
 import click
 
 from ..exceptions import RunFailed
+from ..results import Rename
 from ..results import RevisionResult
 from . import command
 from . import extension
 from . import output
+from . import stream
 from .options import bind_option
 from .options import not_empty
+from .options import rename_options
 from .options import x_option
 
 
@@ -44,12 +48,19 @@ def init(bind: tuple[str, ...]) -> None:
 )
 @click.option("--rev-id", help="Use this revision id instead of a generated one.")
 @x_option
-def revision(message: str | None, **options: Any) -> None:
+@rename_options
+def revision(message: str | None, no_input: bool, **options: Any) -> None:
     """Write a new revision file."""
     schemaver = extension()
+    if options["autogenerate"]:
+        options["on_rename"] = None if no_input else ask_rename()
+    else:
+        for key in ("rename", "allow_drop_all"):
+            if not options[key]:
+                del options[key]
     report_written(
         lambda: schemaver.revision(message, **options),
-        lint=options["autogenerate"],
+        lint=bool(options.get("autogenerate")),
     )
 
 
@@ -58,10 +69,36 @@ def revision(message: str | None, **options: Any) -> None:
 @click.option("-m", "--message", help="Message of the revisions.")
 @click.option("--rev-id", help="Use this revision id (with a single --bind).")
 @x_option
-def migrate(message: str | None, **options: Any) -> None:
+@rename_options
+def migrate(message: str | None, no_input: bool, **options: Any) -> None:
     """Autogenerate one revision per bind whose models changed."""
     schemaver = extension()
+    options["on_rename"] = None if no_input else ask_rename()
     report_written(lambda: schemaver.migrate(message, **options), lint=True)
+
+
+def interactive() -> bool:
+    """Whether someone is there to answer: input and output are a terminal."""
+    try:
+        return sys.stdin.isatty() and stream.is_terminal()
+    except (ValueError, OSError):
+        return False
+
+
+def ask_rename() -> Callable[[Rename], bool] | None:
+    """At a terminal, a question per likely rename, as Django asks; else None."""
+    if not interactive():
+        return None
+
+    def ask(rename: Rename) -> bool:
+        detail = f" (a {rename.detail})" if rename.detail else ""
+        # On stderr: autogenerate runs with stdout captured (Alembic prints there).
+        answer: bool = click.confirm(
+            f"Did you rename {rename.describe()}{detail}?", default=False, err=True
+        )
+        return answer
+
+    return ask
 
 
 @command()

@@ -143,3 +143,33 @@ def json_option(func: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print JSON for tools."
     )(func)
+
+
+def rename_options(func: F) -> F:
+    """``--rename``, ``--no-input`` and ``--allow-drop-all`` of autogenerate."""
+    for option in reversed(
+        [
+            click.option(
+                "--rename",
+                "rename",
+                multiple=True,
+                metavar="TABLE.OLD:NEW|OLD:NEW",
+                help="Write this drop + add as a rename: a column (TABLE.OLD:NEW, also "
+                "an ENUM value TYPE.OLD:NEW) or a table (OLD_TABLE:NEW_TABLE); "
+                "repeatable.",
+            ),
+            click.option(
+                "--no-input",
+                is_flag=True,
+                help="Never ask whether a drop + add is a rename; only --rename says so.",
+            ),
+            click.option(
+                "--allow-drop-all",
+                is_flag=True,
+                help="Write the revision even when a bind without models would drop "
+                "every table.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func

@@ -204,6 +204,16 @@ def print_written(results: Sequence[RevisionResult], empty: str) -> None:
             )
         for line in result.detected:
             echo(f"    detected: {line}")
+        for rename in result.renames:
+            echo(f"    renamed: {rename.describe()}")
+        for rename in result.likely_renames:
+            where = result.revisions[0].path if result.revisions else "the revision"
+            echo(
+                f"{bind(result.bind)}: warning: {rename.describe()} looks like a "
+                "rename, written as drop + add, which loses the data; to rename, "
+                f"delete {where} and run again with --rename {rename.option}",
+                err=True,
+            )
 
 
 def print_plans(plans: Sequence[BindPlan]) -> None:

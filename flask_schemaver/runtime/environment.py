@@ -26,6 +26,8 @@ from alembic.script import ScriptDirectory
 
 from .. import dialects
 from ..script import files as revision_files
+from . import autogen
+from . import backfill
 from . import connections
 from . import versions
 from .errors import translate_errors
@@ -66,6 +68,7 @@ def make_config(
     connection: sa.Connection | None = None,
     on_version_apply: Callable[..., None] | None = None,
     on_step_start: Callable[[MigrationInfo], None] | None = None,
+    on_progress: Callable[..., None] | None = None,
 ) -> Config:
     """Build the Alembic ``Config`` for one bind, without any file."""
     config = Config(
@@ -100,6 +103,7 @@ def make_config(
     config.attributes[_CONNECTION] = connection
     config.attributes[_ON_APPLY] = on_version_apply
     config.attributes[_ON_START] = on_step_start
+    config.attributes[backfill.ON_PROGRESS] = on_progress
     return config
 
 
@@ -182,10 +186,15 @@ def run_env(context: EnvironmentContext) -> None:
         skip_empty=config.attributes[_SKIP_EMPTY]
         and getattr(config.cmd_opts, "autogenerate", False),
         detected=config.attributes.get(DETECTED),
+        request=config.attributes.get(autogen.REQUEST),
     )
     on_apply = config.attributes[_ON_APPLY]
     if on_apply is not None:
         options["on_version_apply"] = [*options.get("on_version_apply", ()), on_apply]
+    options["on_version_apply"] = [
+        *options.get("on_version_apply", ()),
+        backfill.forget_finished,
+    ]
 
     if context.is_offline_mode():
         context.configure(
@@ -253,12 +262,15 @@ def _revision_directives_hook(
     *,
     skip_empty: bool,
     detected: list[ops.UpgradeOps] | None,
+    request: autogen.Request | None = None,
 ) -> Callable[..., None]:
     def process_revision_directives(
         context: MigrationContext, revision: Any, directives: list[ops.MigrationScript]
     ) -> None:
         if user_hook is not None:
             user_hook(context, revision, directives)
+        if request is not None:
+            autogen.finish(context, directives, request)
         if detected is not None:
             detected.extend(
                 upgrade_ops

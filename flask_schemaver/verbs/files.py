@@ -14,8 +14,11 @@ from alembic.operations import ops
 from alembic.util import rev_id as random_rev_id
 
 from ..exceptions import MigrationError
+from ..options import parse_renames
+from ..results import Rename
 from ..results import Revision
 from ..results import RevisionResult
+from ..runtime import autogen
 from ..runtime import environment
 from ..runtime.errors import translate_errors
 from . import preflight
@@ -41,10 +44,12 @@ def revision(
     message: str | None,
     options: RevisionKeywords,
     taken_ids: Collection[str] = (),
+    models_hint: str = "",
 ) -> RevisionResult:
     """Write a new revision file for the bind, from the models when autogenerating.
 
-    A generated id is one that none of ``taken_ids`` uses.
+    A generated id is one that none of ``taken_ids`` uses. ``models_hint`` says where
+    the app's models should be imported, for the refusal to drop every table.
     """
     preflight.check_script_template(settings)
     autogenerate = options.get("autogenerate", False)
@@ -53,6 +58,15 @@ def revision(
     )
     detected: list[ops.UpgradeOps] = []
     config.attributes[environment.DETECTED] = detected
+    request = None
+    if autogenerate:
+        request = config.attributes[autogen.REQUEST] = autogen.Request(
+            bind,
+            renames=renames_of(bind, parse_renames(options.get("rename", ()))),
+            ask=options.get("on_rename"),
+            allow_drop_all=options.get("allow_drop_all", False),
+            models_hint=models_hint,
+        )
     label = options.get("branch_label")
     with translate_errors(bind):
         if autogenerate:
@@ -75,8 +89,32 @@ def revision(
             )
     revisions = _revisions(written)
     return RevisionResult(
-        bind.name, revisions, detected=_describe(bind, detected) if revisions else []
+        bind.name,
+        revisions,
+        detected=_describe(bind, detected) if revisions else [],
+        renames=list(request.applied) if request else [],
+        likely_renames=list(request.unanswered) if request and revisions else [],
     )
+
+
+def renames_of(bind: Bind, renames: Sequence[Rename]) -> list[Rename]:
+    """The renames whose new table (or ENUM type) is among the bind's models."""
+    from ..runtime.enums import model_enums
+
+    tables = {t.name: t for t in bind.metadata.tables.values()}
+    tables.update({t.key: t for t in bind.metadata.tables.values()})
+    enums = {name: values for (_, name), values in model_enums(bind.metadata).items()}
+    mine = []
+    for rename in renames:
+        if rename.kind == "table":
+            if rename.new in tables:
+                mine.append(rename)
+            continue
+        table = tables.get(rename.table or "")
+        in_table = table is not None and rename.new in table.c
+        if in_table or rename.new in enums.get(rename.table or "", ()):
+            mine.append(rename)
+    return mine
 
 
 def _describe(bind: Bind, detected: list[ops.UpgradeOps]) -> list[str]:
