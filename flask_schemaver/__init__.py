@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .exceptions import Interrupted as Interrupted
     from .exceptions import LockTimeout as LockTimeout
     from .exceptions import MigrationError as MigrationError
+    from .exceptions import MultidbRevisions as MultidbRevisions
     from .exceptions import MultipleHeads as MultipleHeads
     from .exceptions import ProtectedBind as ProtectedBind
     from .exceptions import RunFailed as RunFailed
@@ -54,6 +55,10 @@ if TYPE_CHECKING:
     from .results import RevisionResult as RevisionResult
     from .results import RevisionStatus as RevisionStatus
     from .results import RunResult as RunResult
+    from .results import SplitBind as SplitBind
+    from .results import SplitResult as SplitResult
+    from .results import SplitRevision as SplitRevision
+    from .results import SplitStamp as SplitStamp
     from .results import Step as Step
 
 #: Each public name and the module it lives in.
@@ -75,6 +80,10 @@ _PUBLIC = {
     "RevisionStatus": "results",
     "RunResult": "results",
     "Step": "results",
+    "SplitResult": "results",
+    "SplitBind": "results",
+    "SplitRevision": "results",
+    "SplitStamp": "results",
     "Finding": "lint",
     "Rule": "lint",
     # errors
@@ -86,6 +95,7 @@ _PUBLIC = {
     "ProtectedBind": "exceptions",
     "MigrationError": "exceptions",
     "MultipleHeads": "exceptions",
+    "MultidbRevisions": "exceptions",
     "DatabaseError": "exceptions",
     "LockTimeout": "exceptions",
     "Interrupted": "exceptions",

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 #: The name of the bind that holds Flask-SQLAlchemy's default database.
 DEFAULT = "default"
 
+#: The version table Flask-Migrate keeps, in every database of a ``--multidb`` project.
+FLASK_MIGRATE_TABLE = "alembic_version"
+
 #: One bind name, several, or None for every bind.
 BindNames = str | Iterable[str] | None
 
@@ -120,6 +123,10 @@ class Bind:
                 return False
             if (schema, name) == (self.version_table_schema, self.history_table):
                 return False
+            if (schema, name) == (None, FLASK_MIGRATE_TABLE):
+                # Flask-Migrate's version table: this bind's own, or the record a
+                # --multidb project left in its database; never a model's.
+                return False
         user_hook: Callable[..., bool] | None = self.context_options.get(
             "user_include_object"
         )
@@ -166,7 +173,7 @@ def default_version_table(name: str) -> str:
     """The version table a bind uses unless configured otherwise."""
     if name == DEFAULT:
         # Flask-Migrate's table name, so a database it migrated is recognised.
-        return "alembic_version"
+        return FLASK_MIGRATE_TABLE
     return "alembic_version_" + re.sub(r"\W", "_", name)
 
 

@@ -6,6 +6,7 @@ turns :class:`UsageError` into exit code 2 and every other error into exit code 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -94,6 +95,29 @@ class MultipleHeads(MigrationError):
         super().__init__(
             f"several heads ({', '.join(self.heads)}); name one, use 'heads', "
             f"or join them with 'flask db merge --bind {bind}'",
+            bind,
+        )
+
+
+class MultidbRevisions(MigrationError):
+    """A bind's folder holds Flask-Migrate ``--multidb`` revisions, whose
+    ``upgrade(engine_name)`` runs one part per database: flask_schemaver refuses to
+    run, show or compare them until ``flask db split-multidb`` converts them."""
+
+    def __init__(self, bind: str, folder: str, files: Sequence[str]) -> None:
+        #: The revision files that dispatch per database, by path.
+        self.files = tuple(files)
+        names = [os.path.basename(f) for f in self.files]
+        shown = ", ".join(names[:3])
+        if len(names) > 3:
+            shown += f" and {len(names) - 3} more"
+        super().__init__(
+            f"{folder} holds Flask-Migrate --multidb revisions, whose "
+            f"upgrade(engine_name) runs one part per database ({shown}); "
+            "flask_schemaver runs one chain "
+            "per bind and never runs them as they are: convert them with 'flask db "
+            "split-multidb' (a dry run; then --write, and --stamp where the "
+            "databases are)",
             bind,
         )
 

@@ -11,6 +11,7 @@ from flask import Flask
 from .api.base import AppState
 from .api.base import EXTENSION_KEY
 from .api.checks import ChecksAPI
+from .api.convert import ConvertAPI
 from .api.files import FilesAPI
 from .api.runs import RunsAPI
 from .exceptions import ConfigError
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
 
-class SchemaVer(FilesAPI, RunsAPI, ChecksAPI):
+class SchemaVer(FilesAPI, RunsAPI, ChecksAPI, ConvertAPI):
     """Database migrations for a Flask app, one revision chain per Flask-SQLAlchemy bind.
 
     The methods work on the current app (inside its app context) and return data;

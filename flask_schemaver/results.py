@@ -171,6 +171,10 @@ class BindStatus:
     #: Revisions whose run was interrupted on a database whose DDL commits as it
     #: runs: part of their changes may be there (see ``flask db resolve``).
     unfinished: tuple[str, ...] = ()
+    #: What Flask-Migrate's ``alembic_version`` in the bind's database holds, when
+    #: the bind keeps its version elsewhere: a ``--multidb`` project's record, not yet
+    #: moved by ``flask db split-multidb --stamp``.
+    flask_migrate: tuple[str, ...] = ()
 
     @property
     def pending(self) -> list[Revision]:
@@ -218,6 +222,9 @@ class CheckResult:
     edited: tuple[str, ...] = ()
     #: Revisions whose run was interrupted part way (see ``flask db resolve``).
     unfinished: tuple[str, ...] = ()
+    #: What Flask-Migrate's ``alembic_version`` holds in the bind's database, not yet
+    #: moved by ``flask db split-multidb --stamp`` (see :class:`BindStatus`).
+    flask_migrate: tuple[str, ...] = ()
     #: False when the models were not compared because the database is not at head.
     compared: bool = True
     #: The gates this result was judged on (see :data:`GATES`).
@@ -386,3 +393,84 @@ class BindPlan:
             "current": list(self.current),
             "revisions": [r.to_dict() for r in self.revisions],
         }
+
+
+@dataclass(frozen=True)
+class SplitRevision:
+    """A revision of a bind's chain made by ``flask db split-multidb``."""
+
+    #: Its id in the bind's chain: the original one in the default bind's.
+    id: str
+    #: The id of the Flask-Migrate ``--multidb`` revision it comes from.
+    original: str
+    down_revisions: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    message: str
+    #: Where it is written (or, in a dry run, would be).
+    path: str
+    #: False when it does nothing for the bind: a merge of two branches that both
+    #: have work for it, or, in the default bind's chain, a revision for others.
+    works: bool
+
+
+@dataclass
+class SplitStamp:
+    """Where ``split-multidb --stamp`` put one bind's database."""
+
+    #: What Flask-Migrate's ``alembic_version`` held.
+    flask_migrate: tuple[str, ...]
+    #: What the bind's own version table held before.
+    before: tuple[str, ...]
+    #: What it holds now.
+    after: tuple[str, ...]
+    #: What happened, e.g. ``stamped``.
+    note: str = ""
+    #: Whether Flask-Migrate's ``alembic_version`` was removed from the database.
+    removed: bool = False
+
+
+@dataclass
+class SplitBind:
+    """One bind's new chain from ``split-multidb``, and what became of its database."""
+
+    bind: str
+    #: The name Flask-Migrate ran the bind's part under (``""`` for the default
+    #: database); None when no revision had a part for it.
+    engine: str | None
+    #: Its revision folder.
+    directory: str
+    #: The revisions of its new chain, oldest first.
+    revisions: list[SplitRevision]
+    #: What the converter decided for this bind, one sentence each.
+    decisions: list[str]
+    #: Where ``--stamp`` put its database; None without ``stamp``.
+    stamp: SplitStamp | None = None
+    #: With ``verify``: how many tables both layouts built alike.
+    tables: int | None = None
+
+
+@dataclass
+class SplitResult:
+    """What ``flask db split-multidb`` found, decided and did."""
+
+    #: The folder the multidb revisions are in: the default bind's, or once
+    #: converted, its backup.
+    folder: str
+    #: Where the multidb revisions are kept once converted.
+    backup: str
+    #: Whether the project's folder is converted (before the call, or by it).
+    converted: bool
+    #: Whether this call wrote the new chains.
+    written: bool
+    #: Whether this call stamped the databases.
+    stamped: bool
+    #: Whether this call compared the two layouts' schemas (and found them equal).
+    verified: bool
+    #: What the converter found in the chain, one sentence each.
+    decisions: list[str]
+    #: Each bind's new chain, in the app's order.
+    binds: list[SplitBind]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data."""
+        return asdict(self)

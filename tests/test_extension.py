@@ -98,6 +98,7 @@ INIT_MODULES = {
     "flask_schemaver.api",
     "flask_schemaver.api.base",
     "flask_schemaver.api.checks",
+    "flask_schemaver.api.convert",
     "flask_schemaver.api.files",
     "flask_schemaver.api.looks",
     "flask_schemaver.api.runs",

@@ -86,10 +86,16 @@ class BindAPI:
 
         :param bind: a bind name, several, or None for every bind.
         :raises UnknownBind: when a name is not one of the app's binds.
+        :raises MultidbRevisions: when a bind's folder holds Flask-Migrate
+            ``--multidb`` revisions, which hold every bind's work: no command runs,
+            shows or compares a chain of the app until ``split-multidb`` converts them.
         """
         from ..binds import select
+        from ..script.multidb import refuse_per_engine
 
-        return select(self.binds, bind)
+        chosen = select(self.binds, bind)
+        refuse_per_engine(self.binds.values())
+        return chosen
 
     def _having(
         self, bind: BindNames, binds: list[Bind], targets: Sequence[str]

@@ -30,9 +30,11 @@ class FilesAPI(BindAPI):
         :return: each bind's name, and whether its folder was created (False when it
             existed already).
         """
+        from ..binds import select
         from ..verbs import files
 
-        return {b.name: files.init(b) for b in self.select(bind)}
+        # Creating folders touches no chain: allowed before split-multidb too.
+        return {b.name: files.init(b) for b in select(self.binds, bind)}
 
     def revision(
         self,

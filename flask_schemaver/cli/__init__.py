@@ -1,8 +1,9 @@
 """The ``flask db`` command group: parse, call the Python API, present the result.
 
 The commands live at module level, by family: :mod:`.files` (revision files),
-:mod:`.runs` (changing databases), :mod:`.looks` (reading them) and :mod:`.checks`
-(judging them). Each reaches the app's :class:`~flask_schemaver.SchemaVer` through
+:mod:`.runs` (changing databases), :mod:`.looks` (reading them), :mod:`.checks`
+(judging them) and :mod:`.convert` (a Flask-Migrate ``--multidb`` project split into one
+chain per bind). Each reaches the app's :class:`~flask_schemaver.SchemaVer` through
 ``app.extensions``. The group imports a family's module only when one of its commands
 is used, so that setting up the extension in every web worker costs next to nothing.
 
@@ -54,6 +55,7 @@ COMMANDS = {
     "check": "checks",
     "lint": "checks",
     "acknowledge": "checks",
+    "split-multidb": "convert",
 }
 
 

@@ -59,7 +59,14 @@ def print_check(result: CheckResult) -> None:
             f"{name}: applied revisions without a file: {', '.join(result.missing)}; "
             + output.missing_files(result.bind, folder)
         )
-    if "pending" in failures:
+    if "pending" in failures and result.flask_migrate:
+        output.echo(
+            f"{name}: {len(result.pending)} revision(s) not recorded as applied, "
+            "while Flask-Migrate's alembic_version in the database is at "
+            f"{', '.join(result.flask_migrate)}; run 'flask db split-multidb --stamp' "
+            "first"
+        )
+    elif "pending" in failures:
         output.echo(
             f"{name}: {len(result.pending)} unapplied revision(s): "
             f"{', '.join(result.pending)}; run 'flask db upgrade'"

@@ -167,6 +167,13 @@ def print_status(state: BindStatus) -> None:
             f"--bind {state.bind} {rev} --applied' (all of it is there) or "
             "'--rolled-back' (none is)"
         )
+    if state.flask_migrate:
+        output.echo(
+            click.style("  Flask-Migrate: ", fg="yellow")
+            + f"its alembic_version in this database is at "
+            f"{output.ids(state.flask_migrate)}, from a --multidb chain; record "
+            "where that is in this bind's chain with 'flask db split-multidb --stamp'"
+        )
     if len(state.heads) > 1:
         output.echo(
             click.style("  several heads: ", fg="yellow")

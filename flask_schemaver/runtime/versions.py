@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from ..binds import FLASK_MIGRATE_TABLE
 from ..exceptions import MigrationError
 from . import connections
 
@@ -55,6 +56,35 @@ def _check_rows(bind: Bind, rows: tuple[str, ...]) -> None:
         f"{bind.name} --purge REVISION'",
         bind.name,
     )
+
+
+def flask_migrate(bind: Bind, connection: sa.Connection) -> tuple[str, ...]:
+    """What Flask-Migrate's ``alembic_version`` in the bind's database holds, when the
+    bind keeps its own version elsewhere and no other bind keeps its version there:
+    the record a Flask-Migrate ``--multidb`` project left. () when there is none."""
+    own = (bind.version_table_schema, bind.version_table)
+    if own == (None, FLASK_MIGRATE_TABLE) or (None, FLASK_MIGRATE_TABLE) in (
+        bind.foreign_tables
+    ):
+        return ()
+    return flask_migrate_rows(connection)
+
+
+def flask_migrate_rows(connection: sa.Connection) -> tuple[str, ...]:
+    """The rows of ``alembic_version`` (in the default schema); () without the table."""
+    if not sa.inspect(connection).has_table(FLASK_MIGRATE_TABLE):
+        return ()
+    table = sa.table(FLASK_MIGRATE_TABLE, sa.column("version_num"))
+    return tuple(connection.execute(sa.select(table.c.version_num)).scalars())
+
+
+def flask_migrate_or_none(bind: Bind) -> tuple[str, ...] | None:
+    """:func:`flask_migrate` on a connection of its own; None on an error."""
+    try:
+        with connections.connect(bind) as connection:
+            return flask_migrate(bind, connection)
+    except sa.exc.SQLAlchemyError:
+        return None
 
 
 def read_or_none(bind: Bind) -> tuple[str, ...] | None:

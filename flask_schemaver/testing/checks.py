@@ -109,6 +109,20 @@ def clean_downgrade(
             )
 
 
+def split_multidb(
+    runner: MigrationRunner, bind: str, skip: Collection[str] = ()
+) -> None:
+    """A bind converted by ``flask db split-multidb`` builds what Flask-Migrate's
+    multidb chain (kept as the backup) built for it. Collected only for a converted
+    project."""
+    from .multidb import check_bind
+
+    try:
+        check_bind(runner, bind)
+    except SchemaVerError as exc:
+        raise CheckFailed(f"[{bind}] {exc.message}") from exc
+
+
 #: The checks in the order they run, by the name their test items carry.
 CHECKS: dict[str, Check] = {
     "single-head": single_head,
@@ -117,6 +131,10 @@ CHECKS: dict[str, Check] = {
     "stairway": stairway,
     "clean-downgrade": clean_downgrade,
 }
+
+#: Checks collected, after :data:`CHECKS`, only for a project converted from
+#: Flask-Migrate's ``--multidb`` mode (its backup folder is there).
+CONVERTED_CHECKS: dict[str, Check] = {"split-multidb": split_multidb}
 
 
 def skipped(revision: str, skip: Collection[str]) -> bool:

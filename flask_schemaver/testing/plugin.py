@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from .databases import ThrowawayDatabases
     from .runner import MigrationRunner
 
-_CHECK_NAMES = "single-head, upgrade, models-match, stairway, clean-downgrade"
+_CHECK_NAMES = (
+    "single-head, upgrade, models-match, stairway, clean-downgrade, and "
+    "split-multidb for a project converted from Flask-Migrate --multidb"
+)
 _PLACED = pytest.StashKey[Path]()
 
 
@@ -171,14 +174,16 @@ class SchemaVerChecks(pytest.Module):
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         from .checks import CHECKS
+        from .checks import CONVERTED_CHECKS
 
         skip = _words(self.config.getini("schemaver_skip"))
         skip_revisions = _words(self.config.getini("schemaver_skip_revisions"))
-        binds, revision_ids = self._discover()
+        binds, revision_ids, converted = self._discover()
+        checks = [*CHECKS, *(CONVERTED_CHECKS if converted else ())]
         used: set[str] = set()
         items: list[pytest.Item | pytest.Collector] = []
         for bind in binds:
-            for check in CHECKS:
+            for check in checks:
                 name = f"{bind}-{check}"
                 item = SchemaVerCheck.from_parent(
                     self,
@@ -219,14 +224,16 @@ class SchemaVerChecks(pytest.Module):
                 )
         return items
 
-    def _discover(self) -> tuple[list[str], set[str] | None]:
-        """The names of the app's binds, and every revision id (None if unreadable)."""
+    def _discover(self) -> tuple[list[str], set[str] | None, bool]:
+        """The names of the app's binds, every revision id (None if unreadable), and
+        whether the project was converted from Flask-Migrate's ``--multidb`` mode."""
         from flask.cli import NoAppException
         from flask.cli import ScriptInfo
 
         from ..binds import resolve_binds
         from ..exceptions import SchemaVerError
         from ..verbs import looks
+        from ..verbs.convert import backup_of
 
         where = self.config.getini("schemaver_app") or os.environ.get("FLASK_APP")
         try:
@@ -259,7 +266,8 @@ class SchemaVerChecks(pytest.Module):
                 )
             for engine in state.db.engines.values():
                 engine.dispose()
-        return list(binds), ids
+        backup = backup_of(binds)
+        return list(binds), ids, backup is not None and backup.is_dir()
 
 
 class SchemaVerCheck(pytest.Function):
@@ -283,6 +291,7 @@ def _check(
     def run_check(schemaver_runner: MigrationRunner) -> None:
         from .checks import CheckFailed
         from .checks import CHECKS
+        from .checks import CONVERTED_CHECKS
 
         binds = list(schemaver_runner.binds)
         if set(binds) != set(collected):
@@ -291,7 +300,7 @@ def _check(
                 f"ones the checks were collected for ({', '.join(collected)}); point "
                 "schemaver_app at the app the fixture builds"
             )
-        CHECKS[check](schemaver_runner, bind, skip_revisions)
+        {**CHECKS, **CONVERTED_CHECKS}[check](schemaver_runner, bind, skip_revisions)
 
     return run_check
 

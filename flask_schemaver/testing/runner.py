@@ -27,6 +27,7 @@ from ..exceptions import UsageError
 from ..options import RunOptions
 from ..results import Revision
 from ..results import RunResult
+from ..script.multidb import refuse_per_engine
 from ..verbs import looks
 from ..verbs import runs
 from .databases import ThrowawayDatabases
@@ -64,6 +65,8 @@ class MigrationRunner:
         self.settings: Settings = state.settings
         with app.app_context():
             configured = resolve_binds(app, state.db, state.settings)
+        # A Flask-Migrate --multidb chain holds every bind's work: never run as is.
+        refuse_per_engine(configured.values())
         self._databases = databases
         self._urls: list[sa.URL] = []
         self._engines: list[sa.Engine] = []

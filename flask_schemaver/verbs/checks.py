@@ -55,6 +55,7 @@ def check(
         missing=state.missing,
         edited=state.edited,
         unfinished=state.unfinished,
+        flask_migrate=state.flask_migrate,
         compared=at_head,
         gates=gates,
     )

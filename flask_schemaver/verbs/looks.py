@@ -9,6 +9,7 @@ from ..results import Revision
 from ..results import RevisionStatus
 from ..runtime import environment
 from ..runtime import history as history_table
+from ..runtime import versions
 from ..runtime.errors import translate_errors
 
 if TYPE_CHECKING:
@@ -135,5 +136,6 @@ def status(bind: Bind, settings: Settings) -> BindStatus:
                     for s in ordered
                 ],
                 missing=missing,
+                flask_migrate=versions.flask_migrate_or_none(bind) or (),
             ),
         )

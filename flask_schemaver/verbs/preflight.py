@@ -16,6 +16,7 @@ from ..exceptions import UnknownRevision
 from ..exceptions import UsageError
 from ..runtime import environment
 from ..runtime import targets
+from ..runtime import versions
 from ..runtime.errors import translate_errors
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ def check_start(
     ``scripts`` is the bind's :func:`~flask_schemaver.runtime.environment.revision_graph`.
     """
     verb, revision = options.verb, options.revision
+    _check_flask_migrate(bind, options, current)
     with translate_errors(bind):
         _check_known(bind, scripts, options, current)
         if verb == "stamp" or not _relative(revision):
@@ -124,6 +126,25 @@ def check_start(
                     "revision(s) are left to apply; upgrade to 'heads' to apply them all",
                     bind.name,
                 )
+
+
+def _check_flask_migrate(
+    bind: Bind, options: RunOptions, current: tuple[str, ...]
+) -> None:
+    """Refuse to run a bind's chain from its start on a database that a Flask-Migrate
+    ``--multidb`` chain migrated: its version is still in Flask-Migrate's table."""
+    if current or options.verb == "stamp":
+        return
+    old = versions.flask_migrate_or_none(bind)
+    if old:
+        raise MigrationError(
+            f"the database holds Flask-Migrate's alembic_version at {', '.join(old)}, "
+            "from a --multidb chain, and nothing in the bind's own version table: "
+            f"{options.verb} from the start would run revisions it already has; "
+            "record its place in the bind's chain first with 'flask db split-multidb "
+            "--stamp'",
+            bind.name,
+        )
 
 
 def _check_known(

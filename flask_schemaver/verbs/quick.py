@@ -62,6 +62,7 @@ def status(bind: Bind) -> BindStatus | None:
             heads=(ids[-1],) if ids else (),
             revisions=[RevisionStatus(r, i < applied) for i, r in enumerate(line)],
             missing=(),
+            flask_migrate=versions.flask_migrate_or_none(bind) or (),
         ),
     )
 
