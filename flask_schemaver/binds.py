@@ -90,6 +90,11 @@ class Bind:
         return f"{self.version_table}_history"
 
     @property
+    def backfill_table(self) -> str:
+        """The table beside the version table that keeps backfills' positions."""
+        return f"{self.version_table}_backfill"
+
+    @property
     def transactional_ddl(self) -> bool:
         """Whether a failed migration's DDL is rolled back with its transaction."""
         from . import dialects
@@ -122,6 +127,8 @@ class Bind:
             if (schema, name) in self.foreign_tables:
                 return False
             if (schema, name) == (self.version_table_schema, self.history_table):
+                return False
+            if (schema, name) == (self.version_table_schema, self.backfill_table):
                 return False
             if (schema, name) == (None, FLASK_MIGRATE_TABLE):
                 # Flask-Migrate's version table: this bind's own, or the record a
@@ -387,6 +394,7 @@ def _mark_foreign_tables(
             if owner is not None:
                 foreign.add((owner.version_table_schema, owner.version_table))
                 foreign.add((owner.version_table_schema, owner.history_table))
+                foreign.add((owner.version_table_schema, owner.backfill_table))
         bind.foreign_tables = frozenset(foreign)
 
 

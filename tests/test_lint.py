@@ -140,6 +140,14 @@ CASES = [
         "op.execute('UPDATE user SET nick = name')",
     ),
     Case(
+        "backfill-outside-autocommit",
+        "from flask_schemaver.backfills import backfill\n"
+        "backfill('user', {'name': 'x'})",
+        "from flask_schemaver.backfills import backfill\n"
+        "with op.get_context().autocommit_block():\n"
+        "    backfill('user', {'name': 'x'})",
+    ),
+    Case(
         "opaque-code",
         "count = op.get_bind().execute(sa.text('SELECT count(*) FROM user')).scalar()\n"
         "op.add_column('user', sa.Column('n', sa.Integer(), server_default=str(count)))",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from . import stream
 
 if TYPE_CHECKING:
     from ..lint import Finding
+    from ..results import BackfillProgress
     from ..results import BindPlan
     from ..results import LockWait
     from ..results import Revision
@@ -131,8 +133,12 @@ class StepPrinter:
     """Prints a line when a migration step starts and one when it is committed; at a
     terminal, with one bind at a time, one line rewritten in place."""
 
+    #: Seconds between two progress lines when they can't be rewritten in place.
+    every = 10.0
+
     def __init__(self, *, in_place: bool) -> None:
         self.in_place = in_place
+        self.last_progress = 0.0
 
     def start(self, step: Step) -> None:
         if self.in_place:
@@ -145,6 +151,44 @@ class StepPrinter:
             stream.rewrite(step_line(step), final=True)
         else:
             echo(step_line(step))
+
+    def progress(self, progress: BackfillProgress) -> None:
+        """A backfill's progress: the running line rewritten at a terminal, else a
+        line now and then, and one when it is done."""
+        line = progress_line(progress)
+        if self.in_place:
+            stream.rewrite(line, final=progress.finished)
+            return
+        now = time.monotonic()
+        if progress.finished or now - self.last_progress >= self.every:
+            self.last_progress = now
+            echo(line)
+
+
+def progress_line(progress: BackfillProgress) -> str:
+    """``[bind] backfill user: 420,000/1,000,000 rows (42%), 35,000 rows/s, ETA 17s``."""
+    share = progress.done / progress.total * 100 if progress.total else 100.0
+    text = (
+        f"[{bind(progress.bind)}] backfill {progress.table}: {progress.done:,}/"
+        f"{progress.total:,} rows ({share:.0f}%)"
+    )
+    if progress.finished:
+        return text + f", {progress.updated:,} updated"
+    text += f", {progress.rate:,.0f} rows/s"
+    if progress.eta is not None:
+        text += f", ETA {_duration(progress.eta)}"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
 
 
 def print_wait(wait: LockWait) -> None:

@@ -164,6 +164,7 @@ def run_and_report(verb: Verb, revision: str, options: dict[str, Any]) -> None:
         printer = output.StepPrinter(in_place=stream.is_terminal() and jobs == 1)
         options["on_start"] = printer.start
         options["on_step"] = printer.done
+        options["on_progress"] = printer.progress
     try:
         with terminate_as_interrupt():
             results = call(revision, **options, on_wait=output.print_wait)

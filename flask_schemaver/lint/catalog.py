@@ -203,6 +203,13 @@ RULES: dict[str, Rule] = {
             "change the schema in one revision and backfill in the next, in batches",
         ),
         Rule(
+            "backfill-outside-autocommit",
+            "error",
+            "backfill() commits each batch on its own and refuses to run inside the "
+            "revision's transaction: the upgrade fails",
+            "call it inside 'with op.get_context().autocommit_block():'",
+        ),
+        Rule(
             "opaque-code",
             "warning",
             "the revision runs code lint cannot follow without a database (it reads "

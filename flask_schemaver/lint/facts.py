@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.operations import ops
 
+from ..runtime.backfill import BackfillOp
 from .source import SourceFacts
 
 
@@ -94,6 +95,8 @@ def data_targets(op: Any, dialect: sa.Dialect) -> list[str]:
     """Tables that ``op`` writes rows to in bulk: UPDATE, DELETE, INSERT ... SELECT."""
     if isinstance(op, ops.BulkInsertOp):
         return [str(op.table.name).lower()]
+    if isinstance(op, BackfillOp):
+        return [str(op.table_name).lower()]
     if isinstance(op, ops.ExecuteSQLOp):
         return [
             bare(next(g for g in match.groups() if g))

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.operations import ops
 
+from ..runtime.backfill import BackfillOp
 from .catalog import RULES
 from .facts import bare
 from .facts import CONCURRENTLY
@@ -374,11 +375,25 @@ def backfill_with_ddl(facts: RevisionFacts) -> Iterator[Hit]:
             ddl = ddl or item.existing
     if backfill is not None and ddl:
         item, table = backfill
+        reason = None
+        if isinstance(item.op, BackfillOp):
+            reason = (
+                "the schema change and the backfill belong to different deploys, and "
+                "a backfill that stops part way runs the revision again, schema "
+                "changes and all"
+            )
         yield (
             item.line,
             f"backfill of {table} in a revision that changes the schema",
-            None,
+            reason,
         )
+
+
+@check("backfill-outside-autocommit")
+def backfill_outside_autocommit(facts: RevisionFacts) -> Iterator[Hit]:
+    for item in facts.each(BackfillOp):
+        if not facts.source.in_autocommit(item.raw_line):
+            yield item.line, f"backfill of {item.op.table_name}", None
 
 
 @check("opaque-code")

@@ -103,7 +103,9 @@ class _Backfill:
     def __init__(self, context: MigrationContext, operation: BackfillOp) -> None:
         self.context = context
         self.op = operation
-        config = context.environment_context.config if context.environment_context else None
+        config = (
+            context.environment_context.config if context.environment_context else None
+        )
         self.attributes: dict[str, Any] = config.attributes if config else {}
         self.engine = context.connection.engine  # type: ignore[union-attr]
         self.positions = position_table(
@@ -146,7 +148,9 @@ class _Backfill:
             if upper is None:
                 break
             with work.begin():
-                update = sa.update(table).where(_range(keys, last, upper)).values(values)
+                update = (
+                    sa.update(table).where(_range(keys, last, upper)).values(values)
+                )
                 if where is not None:
                     update = update.where(where)
                 updated += max(work.execute(update).rowcount, 0)
@@ -158,15 +162,24 @@ class _Backfill:
                 time.sleep(self.op.pause)
         with work.begin():
             self._save(work, last, max(done, total), finished=True)
-        self._report(table, max(done, total), max(done, total), updated, started,
-                     first_done, finished=True)
+        self._report(
+            table,
+            max(done, total),
+            max(done, total),
+            updated,
+            started,
+            first_done,
+            finished=True,
+        )
         self._finished()
         return updated
 
     def _table(self, work: sa.Connection) -> sa.Table:
         try:
             return sa.Table(
-                self.op.table_name, sa.MetaData(), schema=self.op.schema,
+                self.op.table_name,
+                sa.MetaData(),
+                schema=self.op.schema,
                 autoload_with=work,
             )
         except sa.exc.NoSuchTableError:
@@ -259,7 +272,9 @@ def _value(value: Any) -> Any:
     return value
 
 
-def _count(work: sa.Connection, keys: list[sa.Column[Any]], last: list[Any] | None) -> int:
+def _count(
+    work: sa.Connection, keys: list[sa.Column[Any]], last: list[Any] | None
+) -> int:
     query = sa.select(sa.func.count()).select_from(keys[0].table)
     if last is not None:
         query = query.where(_after(keys, last))

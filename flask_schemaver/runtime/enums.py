@@ -45,7 +45,9 @@ def model_enums(metadata: sa.MetaData) -> dict[tuple[str | None, str], list[str]
         for column in table.columns:
             type_: Any = column.type
             if isinstance(type_, sa.Enum) and type_.native_enum and type_.name:
-                schema = type_.schema or (table.schema if type_.inherit_schema else None)
+                schema = type_.schema or (
+                    table.schema if type_.inherit_schema else None
+                )
                 found[(schema, type_.name)] = list(type_.enums)
     return found
 

@@ -24,6 +24,7 @@ from alembic.util import CommandError
 from ..exceptions import DatabaseError
 from ..exceptions import MigrationError
 from ..exceptions import MultipleHeads
+from ..exceptions import SchemaVerError
 from ..exceptions import UnknownRevision
 
 if TYPE_CHECKING:
@@ -163,6 +164,8 @@ def _from_revision(
             "exception to fail a revision instead",
             bind.name,
         )
+    if isinstance(exc, SchemaVerError):  # said by flask_schemaver's own helpers
+        return MigrationError(f"{prefix}{where}: {exc.message}", bind.name)
     detail = bind.hide_secrets(f"{type(exc).__name__}: {exc}")
     return MigrationError(
         f"{prefix}{where}: {detail}; fix the revision file", bind.name

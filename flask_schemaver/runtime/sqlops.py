@@ -164,9 +164,7 @@ class AlterEnumOp(SQLOp):
                 f"{name}::text::{target}"
             )
             if column.default is not None:
-                default = column.default.replace(
-                    f"::{self.name}", f"::{target}"
-                )
+                default = column.default.replace(f"::{self.name}", f"::{target}")
                 out.append(
                     f"ALTER TABLE {table} ALTER COLUMN {name} SET DEFAULT {default}"
                 )

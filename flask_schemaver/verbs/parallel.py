@@ -170,6 +170,7 @@ class _Parallel:
                 "start": self.options.on_start,
                 "step": self.options.on_step,
                 "wait": self.options.on_wait,
+                "progress": self.options.on_progress,
             }[kind]
             if callback is not None:
                 callback(payload)
@@ -242,6 +243,7 @@ def _work(job: _Parallel, index: int, names: list[str], parent: int) -> None:
         on_start=on_start,
         on_step=send("step") if job.options.on_step else None,
         on_wait=send("wait") if job.options.on_wait else None,
+        on_progress=send("progress") if job.options.on_progress else None,
     )
     results = _run_group([by_name[n] for n in names], options, job.run_bind)
     job.events.put(("result", (index, results)))

@@ -12,6 +12,7 @@ from ..results import BindPlan
 from ..results import PlannedOperation
 from ..results import PlannedRevision
 from ..runtime import environment
+from ..runtime.backfill import BackfillOp
 from ..runtime.errors import translate_errors
 from ..runtime.recording import no_database
 from ..runtime.recording import record
@@ -117,7 +118,8 @@ def describe(operation: ops.MigrateOperation, dialect: sa.Dialect) -> PlannedOpe
     if isinstance(o, ops.AddConstraintOp):
         kind = type(o).__name__.removeprefix("Create").removesuffix("Op")
         name = getattr(o, "constraint_name", None) or "(unnamed)"
-        table = _table(getattr(o, "table_name", "?"), getattr(o, "schema", None))
+        name = getattr(o, "table_name", None) or getattr(o, "source_table", None)
+        table = _table(name or "?", getattr(o, "schema", None))
         return PlannedOperation(f"add {_words(kind)} {name} on {table}")
     if isinstance(o, ops.DropConstraintOp):
         return PlannedOperation(
@@ -130,6 +132,8 @@ def describe(operation: ops.MigrateOperation, dialect: sa.Dialect) -> PlannedOpe
         return PlannedOperation(
             f"execute {sql[:120]}{'…' if len(sql) > 120 else ''}", risky
         )
+    if isinstance(o, BackfillOp):
+        return PlannedOperation(o.describe())
     if isinstance(o, ops.BulkInsertOp):
         return PlannedOperation(f"insert {len(o.rows)} row(s) into {o.table.name}")
     return PlannedOperation(_words(type(o).__name__.removesuffix("Op")))

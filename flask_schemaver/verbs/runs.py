@@ -87,6 +87,7 @@ def _run(
             x_args=options.x_args,
             on_version_apply=tracker.applied,
             on_step_start=tracker.start,
+            on_progress=options.on_progress,
             **extra,
         )
 
