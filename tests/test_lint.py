@@ -148,6 +148,12 @@ CASES = [
         "    backfill('user', {'name': 'x'})",
     ),
     Case(
+        "sql-not-judged",
+        "op.execute('FROB user')",
+        "op.execute(\"UPDATE account SET name = 'x' WHERE id = 1\")",
+        "op.execute(\"UPDATE account SET name = NULL WHERE id = 1\")",
+    ),
+    Case(
         "opaque-code",
         "count = op.get_bind().execute(sa.text('SELECT count(*) FROM user')).scalar()\n"
         "op.add_column('user', sa.Column('n', sa.Integer(), server_default=str(count)))",

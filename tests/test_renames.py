@@ -190,7 +190,9 @@ def test_the_prompt_at_a_terminal(
         assert _rows(app, "people", "title") == [(1, "hello", "ann", "a")]
 
 
-def test_no_input_never_asks(versions: Versions, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_input_never_asks(
+    versions: Versions, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from flask_schemaver.cli import files
 
     _first_version(versions)

@@ -210,6 +210,14 @@ RULES: dict[str, Rule] = {
             "call it inside 'with op.get_context().autocommit_block():'",
         ),
         Rule(
+            "sql-not-judged",
+            "warning",
+            "lint could not read the SQL, so it can't tell whether it locks tables or "
+            "breaks running code",
+            "install flask-schemaver[sql] (pglast, sqlglot) so that raw SQL is read, "
+            "or review the SQL by hand and ignore the finding",
+        ),
+        Rule(
             "opaque-code",
             "warning",
             "the revision runs code lint cannot follow without a database (it reads "

@@ -20,10 +20,12 @@ from ..runtime.errors import translate_errors
 from ..runtime.recording import no_database
 from ..runtime.recording import record
 from ..runtime.recording import RecordedOperation
+from . import sql
 from .catalog import Finding
 from .catalog import RULES
 from .facts import Operation
 from .facts import RevisionFacts
+from .facts import sql_text
 from .facts import table_of
 from .rules import CHECKS
 from .source import read_source
@@ -152,7 +154,7 @@ def lint_revision(
     facts = RevisionFacts(
         dialect=bind.dialect,
         sa_dialect=bind.engine.dialect,
-        operations=_operations(upgrade.operations, source),
+        operations=_operations(bind, upgrade.operations, source),
         source=source,
         downgrade=[r.operation for r in downgrade.operations],
         downgrade_error=downgrade.error,
@@ -184,13 +186,14 @@ def lint_revision(
 
 
 def _operations(
-    recorded: Sequence[RecordedOperation], source: SourceFacts
+    bind: Bind, recorded: Sequence[RecordedOperation], source: SourceFacts
 ) -> list[Operation]:
-    """The recorded operations, each marked with whether its table existed before."""
+    """The recorded operations, each marked with whether its table existed before;
+    after each ``op.execute()``, the operations its SQL was read as."""
     created: set[str] = set()
     result = []
-    for item in recorded:
-        op: Any = item.operation
+
+    def add(op: Any, line: int, raw: int, **extra: Any) -> None:
         table = table_of(op)
         existing = table is None or table not in created
         if isinstance(op, ops.CreateTableOp):
@@ -198,6 +201,21 @@ def _operations(
             existing = False
         elif isinstance(op, ops.RenameTableOp) and not existing:
             created.add(str(op.new_table_name).lower())
+        result.append(Operation(op, line, raw, existing, **extra))
+
+    for item in recorded:
+        op: Any = item.operation
         line = source.statement(item.line)[0] if item.line else 0
-        result.append(Operation(op, line, item.line, existing))
+        if not isinstance(op, ops.ExecuteSQLOp):
+            add(op, line, item.line)
+            continue
+        text = sql_text(op, bind.engine.dialect)
+        reading = (
+            sql.read(text, bind.dialect)
+            if text
+            else sql.Reading(not_judged="a construct that can't be written as SQL")
+        )
+        add(op, line, item.line, reading=reading)
+        for derived in reading.operations:
+            add(derived, line, item.line, from_sql=True)
     return result

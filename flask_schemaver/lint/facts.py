@@ -14,6 +14,8 @@ from alembic.operations import ops
 
 from ..runtime.backfill import BackfillOp
 from .source import SourceFacts
+from .sql import Reading
+from .sql import SqlDataOp
 
 
 @dataclass
@@ -27,6 +29,15 @@ class Operation:
     raw_line: int
     #: Whether its table existed before the revision, i.e. was not created in it.
     existing: bool
+    #: For ``op.execute()``: what its SQL was read as (see :mod:`.sql`).
+    reading: Reading | None = None
+    #: Read from the SQL of the ``op.execute()`` just before it, not called itself.
+    from_sql: bool = False
+
+    @property
+    def judged(self) -> bool:
+        """Whether this ``op.execute()``'s SQL was read (its operations follow it)."""
+        return self.reading is not None and self.reading.not_judged is None
 
 
 @dataclass
@@ -95,7 +106,7 @@ def data_targets(op: Any, dialect: sa.Dialect) -> list[str]:
     """Tables that ``op`` writes rows to in bulk: UPDATE, DELETE, INSERT ... SELECT."""
     if isinstance(op, ops.BulkInsertOp):
         return [str(op.table.name).lower()]
-    if isinstance(op, BackfillOp):
+    if isinstance(op, (BackfillOp, SqlDataOp)):
         return [str(op.table_name).lower()]
     if isinstance(op, ops.ExecuteSQLOp):
         return [
@@ -151,3 +162,33 @@ def created_before(facts: RevisionFacts, until: Operation) -> set[str]:
         if isinstance(item.op, ops.CreateTableOp):
             created.add(str(item.op.table_name).lower())
     return created
+
+
+def widens_text(old: Any, new: Any) -> bool:
+    """A change PostgreSQL makes without a rewrite: a longer VARCHAR, or TEXT."""
+    old, new = instance(old), instance(new)
+    strings = all(
+        isinstance(t, sa.String) and not isinstance(t, sa.Enum) for t in (old, new)
+    )
+    if not strings:
+        return False
+    return new.length is None or (old.length is not None and new.length >= old.length)
+
+
+def destructive(op: Any, dialect: str) -> bool:
+    """Whether ``op`` loses data or breaks code that uses the old name: what the
+    plan marks ``!`` and the rules drop-table, drop-column, rename-table,
+    rename-column and change-column-type report (and rows deleted by raw SQL)."""
+    if isinstance(op, (ops.DropTableOp, ops.DropColumnOp, ops.RenameTableOp)):
+        return True
+    if isinstance(op, ops.AlterColumnOp):
+        if op.modify_name is not None and op.modify_name != op.column_name:
+            return True
+        if op.modify_type is None:
+            return False
+        return not (
+            dialect == "postgresql" and widens_text(op.existing_type, op.modify_type)
+        )
+    if isinstance(op, SqlDataOp):
+        return op.destructive
+    return False

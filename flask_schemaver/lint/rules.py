@@ -22,7 +22,6 @@ from .facts import CONCURRENTLY
 from .facts import created_before
 from .facts import data_targets
 from .facts import DDL
-from .facts import instance
 from .facts import Operation
 from .facts import PLAIN_INDEX
 from .facts import qualified
@@ -31,6 +30,7 @@ from .facts import server_default
 from .facts import sql_text
 from .facts import table_of
 from .facts import type_name
+from .facts import widens_text
 
 #: A finding before levels and ignores: line, what was found, reason (None: the rule's).
 Hit = tuple[int, str, str | None]
@@ -96,24 +96,13 @@ def rename_column(facts: RevisionFacts) -> Iterator[Hit]:
             yield item.line, f"rename column {target} to {o.modify_name}", None
 
 
-def _widens_text(old: Any, new: Any) -> bool:
-    """A change PostgreSQL makes without a rewrite: a longer VARCHAR, or TEXT."""
-    old, new = instance(old), instance(new)
-    strings = all(
-        isinstance(t, sa.String) and not isinstance(t, sa.Enum) for t in (old, new)
-    )
-    if not strings:
-        return False
-    return new.length is None or (old.length is not None and new.length >= old.length)
-
-
 @check("change-column-type")
 def change_column_type(facts: RevisionFacts) -> Iterator[Hit]:
     for item in facts.each(ops.AlterColumnOp, existing=True):
         o = item.op
         if o.modify_type is None:
             continue
-        if facts.dialect == "postgresql" and _widens_text(
+        if facts.dialect == "postgresql" and widens_text(
             o.existing_type, o.modify_type
         ):
             continue
@@ -228,6 +217,8 @@ def create_index_not_concurrently(facts: RevisionFacts) -> Iterator[Hit]:
             table = qualified(item.op.schema, item.op.table_name)
             yield item.line, f"create index {item.op.index_name} on {table}", None
     for item in facts.each(ops.ExecuteSQLOp):
+        if item.judged:
+            continue  # its CREATE INDEX, if any, follows it as an operation
         for match in PLAIN_INDEX.finditer(sql_text(item.op, facts.sa_dialect)):
             if bare(match.group(2)) not in created_before(facts, item):
                 yield item.line, f"CREATE INDEX on {match.group(2)}", None
@@ -249,10 +240,20 @@ def concurrently_outside_autocommit(facts: RevisionFacts) -> Iterator[Hit]:
             if _concurrently(item.op):
                 verb = "create" if isinstance(item.op, ops.CreateIndexOp) else "drop"
                 yield item.line, f"{verb} index {item.op.index_name} concurrently", None
-        elif isinstance(item.op, ops.ExecuteSQLOp) and CONCURRENTLY.search(
-            sql_text(item.op, facts.sa_dialect)
+        elif (
+            isinstance(item.op, ops.ExecuteSQLOp)
+            and not _read_concurrently(item)
+            and CONCURRENTLY.search(sql_text(item.op, facts.sa_dialect))
         ):
             yield item.line, "SQL with CONCURRENTLY", None
+
+
+def _read_concurrently(item: Operation) -> bool:
+    """Whether the SQL was read as an index operation, reported as such."""
+    return item.judged and any(
+        isinstance(o, (ops.CreateIndexOp, ops.DropIndexOp)) and _concurrently(o)
+        for o in item.reading.operations  # type: ignore[union-attr]
+    )
 
 
 @check("constraint-not-valid")
@@ -265,6 +266,16 @@ def constraint_not_valid(facts: RevisionFacts) -> Iterator[Hit]:
         kind = "foreign key" if isinstance(o, ops.CreateForeignKeyOp) else "check"
         name = o.constraint_name or "(unnamed)"
         yield item.line, f"add {kind} constraint {name} on {table_of(o)}", None
+    for item in facts.each(ops.AddColumnOp, existing=True):
+        column = item.op.column
+        if column.foreign_keys:
+            target = f"{qualified(item.op.schema, item.op.table_name)}.{column.name}"
+            yield (
+                item.line,
+                f"add column {target} with a foreign key",
+                "adding a column with a foreign key locks the referenced table "
+                "against writes as well as the table itself",
+            )
 
 
 @check("add-unique-constraint")
@@ -365,6 +376,8 @@ def backfill_with_ddl(facts: RevisionFacts) -> Iterator[Hit]:
     backfill: tuple[Operation, str] | None = None
     ddl = False
     for item in facts.operations:
+        if item.judged:
+            continue  # what its SQL was read as follows it
         targets = data_targets(item.op, facts.sa_dialect)
         old = [t for t in targets if t not in created_before(facts, item)]
         if old:
@@ -394,6 +407,13 @@ def backfill_outside_autocommit(facts: RevisionFacts) -> Iterator[Hit]:
     for item in facts.each(BackfillOp):
         if not facts.source.in_autocommit(item.raw_line):
             yield item.line, f"backfill of {item.op.table_name}", None
+
+
+@check("sql-not-judged")
+def sql_not_judged(facts: RevisionFacts) -> Iterator[Hit]:
+    for item in facts.each(ops.ExecuteSQLOp):
+        if item.reading is not None and item.reading.not_judged is not None:
+            yield item.line, "op.execute() SQL not judged", item.reading.not_judged
 
 
 @check("opaque-code")

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from alembic.operations import ops
 
+from ..lint import sql
+from ..lint.facts import destructive
+from ..lint.facts import sql_text
 from ..results import BindPlan
 from ..results import PlannedOperation
 from ..results import PlannedRevision
@@ -118,8 +121,8 @@ def describe(operation: ops.MigrateOperation, dialect: sa.Dialect) -> PlannedOpe
     if isinstance(o, ops.AddConstraintOp):
         kind = type(o).__name__.removeprefix("Create").removesuffix("Op")
         name = getattr(o, "constraint_name", None) or "(unnamed)"
-        name = getattr(o, "table_name", None) or getattr(o, "source_table", None)
-        table = _table(name or "?", getattr(o, "schema", None))
+        where = getattr(o, "table_name", None) or getattr(o, "source_table", None)
+        table = _table(where or "?", getattr(o, "schema", None))
         return PlannedOperation(f"add {_words(kind)} {name} on {table}")
     if isinstance(o, ops.DropConstraintOp):
         return PlannedOperation(
@@ -128,9 +131,9 @@ def describe(operation: ops.MigrateOperation, dialect: sa.Dialect) -> PlannedOpe
         )
     if isinstance(o, ops.ExecuteSQLOp):
         sql = " ".join(str(getattr(o.sqltext, "text", o.sqltext)).split())
-        risky = sql.split(" ", 1)[0].upper() in {"DROP", "DELETE", "TRUNCATE", "ALTER"}
         return PlannedOperation(
-            f"execute {sql[:120]}{'…' if len(sql) > 120 else ''}", risky
+            f"execute {sql[:120]}{'…' if len(sql) > 120 else ''}",
+            _risky_sql(o, dialect),
         )
     if isinstance(o, BackfillOp):
         return PlannedOperation(o.describe())
@@ -139,24 +142,33 @@ def describe(operation: ops.MigrateOperation, dialect: sa.Dialect) -> PlannedOpe
     return PlannedOperation(_words(type(o).__name__.removesuffix("Op")))
 
 
+def _risky_sql(o: ops.ExecuteSQLOp, dialect: sa.Dialect) -> bool:
+    """Destructive as lint judges it once the SQL is read; when it can't be read, any
+    statement that starts with DROP, DELETE, TRUNCATE or ALTER."""
+    text = sql_text(o, dialect)
+    reading = sql.read(text, dialect.name) if text else None
+    if reading is None or reading.not_judged is not None:
+        first = " ".join(text.split()).split(" ", 1)[0].upper()
+        return first in {"DROP", "DELETE", "TRUNCATE", "ALTER"}
+    return any(destructive(d, dialect.name) for d in reading.operations)
+
+
 def _alter(o: ops.AlterColumnOp, dialect: sa.Dialect) -> PlannedOperation:
     target = f"{_table(o.table_name, o.schema)}.{o.column_name}"
     changes = []
-    destructive = False
     if o.modify_type is not None:
         changes.append(
             f"type {_type(o.existing_type, dialect)} -> {_type(o.modify_type, dialect)}"
         )
-        destructive = True
     if o.modify_nullable is not None:
         changes.append("NULL" if o.modify_nullable else "NOT NULL")
     if o.modify_server_default is not False:
         changes.append(f"server default {o.modify_server_default!r}")
     if o.modify_name is not None:
         changes.append(f"rename to {o.modify_name}")
-        destructive = True
     return PlannedOperation(
-        f"alter column {target}: {', '.join(changes) or 'no change'}", destructive
+        f"alter column {target}: {', '.join(changes) or 'no change'}",
+        destructive(o, dialect.name),
     )
 
 
