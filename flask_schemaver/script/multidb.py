@@ -253,6 +253,8 @@ def _takes_parameters(function: ast.FunctionDef) -> bool:
 
 
 def _dispatch_shape(dispatchers: dict[str, ast.FunctionDef]) -> Shape:
+    if not all(_takes_parameters(f) for f in dispatchers.values()):
+        raise _Unreadable("only one of its upgrade() and downgrade() takes engine_name")
     shapes = set()
     for direction, function in dispatchers.items():
         args = function.args

@@ -45,37 +45,32 @@ def verify(
     Before the folder is converted, the new chains are written to a temporary folder
     for this; nothing of the project is written.
     """
-    databases = ThrowawayDatabases()
-    try:
-        with tempfile.TemporaryDirectory(prefix="split-multidb-") as scratch:
-            folders = _new_folders(conversion, Path(scratch))
-            tables = {}
-            for split in conversion.plan.binds:
-                bind = dataclasses.replace(
-                    binds[split.bind], directory=folders[split.bind]
-                )
-                with _database(databases, bind, Path(scratch), "new") as new:
-                    runs.run(new, settings, RunOptions("upgrade", "heads", (new.name,)))
-                    tables[split.bind] = compare_bind(
-                        conversion, new, settings, databases, Path(scratch)
-                    )
-            return tables
-    finally:
-        databases.close()
+    return {
+        split.bind: _verify(conversion, binds[split.bind], settings)
+        for split in conversion.plan.binds
+    }
 
 
 def check_bind(runner: MigrationRunner, name: str) -> int:
-    """The pytest plugin's check: the bind's new chain, upgraded on the runner's
-    database, against the multidb chain in the backup; the number of tables."""
-    binds = runner.binds
-    conversion = convert.split_multidb(binds, {})
-    runner.upgrade("heads", name)
+    """The pytest plugin's check: the bind's new chain against the multidb chain in
+    the backup, each built on an empty database of its own; the number of tables."""
+    conversion = convert.split_multidb(runner.binds, {})
+    return _verify(conversion, runner.binds[name], runner.settings)
+
+
+def _verify(conversion: convert.Conversion, bind: Bind, settings: Settings) -> int:
     databases = ThrowawayDatabases()
     try:
         with tempfile.TemporaryDirectory(prefix="split-multidb-") as scratch:
-            return compare_bind(
-                conversion, binds[name], runner.settings, databases, Path(scratch)
-            )
+            folder = _new_folder(conversion, bind.name, Path(scratch))
+            with _database(
+                databases,
+                dataclasses.replace(bind, directory=folder),
+                Path(scratch),
+                "new",
+            ) as new:
+                runs.run(new, settings, RunOptions("upgrade", "heads", (new.name,)))
+                return compare_bind(conversion, new, settings, databases, Path(scratch))
     finally:
         databases.close()
 
@@ -106,7 +101,7 @@ def compare_bind(
         shown = "; ".join(problems[:3])
         more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
         raise MigrationError(
-            f"the new chain in {new.directory} builds another schema than "
+            f"the new chain in {split.directory} builds another schema than "
             f"Flask-Migrate's multidb chain in {conversion.folder}: {shown}{more}",
             new.name,
         )
@@ -142,20 +137,17 @@ def _describe(key: tuple[str, str]) -> str:
     return f"{what} of table {table}" if table else what
 
 
-def _new_folders(conversion: convert.Conversion, scratch: Path) -> dict[str, Path]:
-    """Each bind's new folder: the project's once converted, else a temporary one
+def _new_folder(conversion: convert.Conversion, bind: str, scratch: Path) -> Path:
+    """The bind's new folder: the project's once converted, else a temporary one
     holding the plan's files."""
-    folders = {}
-    for number, split in enumerate(conversion.plan.binds):
-        if conversion.converted:
-            folders[split.bind] = split.directory
-            continue
-        folder = scratch / f"chain-{number}"
-        folder.mkdir()
-        for planned in split.files:
-            (folder / planned.path.name).write_text(planned.text, encoding="utf-8")
-        folders[split.bind] = folder
-    return folders
+    split = next(b for b in conversion.plan.binds if b.bind == bind)
+    if conversion.converted:
+        return split.directory
+    folder = scratch / "chain"
+    folder.mkdir()
+    for planned in split.files:
+        (folder / planned.path.name).write_text(planned.text, encoding="utf-8")
+    return folder
 
 
 @contextmanager

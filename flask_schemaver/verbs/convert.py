@@ -303,6 +303,8 @@ class _Position:
     old: tuple[str, ...]
     #: Where that is in the bind's new chain.
     new: tuple[str, ...]
+    #: Whether the database has Flask-Migrate's alembic_version at all.
+    recorded: bool
 
 
 def stamp(
@@ -329,8 +331,9 @@ def stamp(
 
 def _position(plan: split.SplitPlan, bind: Bind) -> _Position:
     with translate_errors(bind), connections.connect(bind) as connection:
-        old = versions.flask_migrate_rows(connection)
-    return _Position(bind, old, plan.position(bind.name, old))
+        recorded = sa.inspect(connection).has_table(FLASK_MIGRATE_TABLE)
+        old = versions.flask_migrate_rows(connection) if recorded else ()
+    return _Position(bind, old, plan.position(bind.name, old), recorded)
 
 
 def _refuse_out_of_step(plan: split.SplitPlan, positions: list[_Position]) -> None:
@@ -367,6 +370,9 @@ def _stamp(
         if bind.history:
             history.ensure(bind, connection)
         before = environment.current_heads(bind, connection)
+        if before and not position.recorded:
+            # Flask-Migrate's record is gone: stamped before (or never migrated by it).
+            return SplitStamp((), before, before, note="already stamped")
         if before == target:
             _vouch(bind, conversion, connection, target)
             if not target:
