@@ -77,6 +77,18 @@ def _column(name: str, **kw: Any) -> sa.Column[Any]:
     return sa.Column(name, sa.types.NullType(), **kw)
 
 
+class RawType(sa.types.UserDefinedType[Any]):
+    """A type known only by its name in the SQL."""
+
+    cache_ok = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return self.name
+
+
 # -- PostgreSQL, with pglast ------------------------------------------------------------
 
 
@@ -188,7 +200,7 @@ def _pg_type(type_name: Any) -> Any:
         mods = type_name.typmods or ()
         length = getattr(getattr(mods[0], "val", None), "ival", None) if mods else None
         return sa.String(length)
-    return sa.types.NullType()
+    return RawType(".".join(n for n in names if n != "pg_catalog") or "?")
 
 
 def _pg_column(pglast: Any, definition: Any) -> sa.Column[Any]:
@@ -348,12 +360,15 @@ def _other_change(exp: Any, table: str, action: Any) -> Any:
     if isinstance(action, exp.AlterColumn):
         if action.args.get("dtype") is not None:
             yield ops.AlterColumnOp(
-                table, _name(definition), modify_type=sa.types.NullType()
+                table,
+                _name(definition),
+                modify_type=RawType(action.args["dtype"].sql()),
             )
         return
     if isinstance(definition, exp.ColumnDef) and definition.args.get("kind"):
         # MODIFY restates the whole column: its type may change, and the table is
         # copied whatever changes.
+        kind = definition.args["kind"]
         yield ops.AlterColumnOp(
-            table, _name(definition), modify_type=sa.types.NullType()
+            table, _name(definition), modify_type=RawType(kind.sql())
         )

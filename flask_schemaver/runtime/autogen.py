@@ -78,7 +78,8 @@ def finish(
             ):
                 downgrade_ops.ops[:] = []
                 upgrade_ops.reverse_into(downgrade_ops)
-    unused = [r for r in request.renames if r not in request.applied]
+    done = {(r.table, r.old, r.new) for r in request.applied}
+    unused = [r for r in request.renames if (r.table, r.old, r.new) not in done]
     if unused:
         raise UsageError(_unused(unused[0]), request.bind.name)
 

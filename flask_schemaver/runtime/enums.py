@@ -45,9 +45,7 @@ def model_enums(metadata: sa.MetaData) -> dict[tuple[str | None, str], list[str]
         for column in table.columns:
             type_: Any = column.type
             if isinstance(type_, sa.Enum) and type_.native_enum and type_.name:
-                schema = type_.schema or (
-                    table.schema if type_.inherit_schema else None
-                )
+                schema = type_.schema or table.schema
                 found[(schema, type_.name)] = list(type_.enums)
     return found
 
@@ -90,10 +88,14 @@ def _renamed(
     came = [v for v in new if v not in old]
     pairs = []
     for value in gone:
-        position = old.index(value)
-        for candidate in came:
-            if new.index(candidate) != position:
-                continue
+        given = [
+            c
+            for c in came
+            if any((r.table, r.old, r.new) == (name, value, c) for r in request.renames)
+        ]
+        # Asked about (or reported) only the added value in the removed one's place.
+        positional = [c for c in came if new.index(c) == old.index(value)]
+        for candidate in given or positional:
             rename = Rename("enum value", name, value, candidate, f"ENUM {name}")
             if decide(request, rename):
                 pairs.append((value, candidate))

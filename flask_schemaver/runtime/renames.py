@@ -92,7 +92,7 @@ def decide(request: Request, candidate: Rename) -> bool:
             candidate.old,
             candidate.new,
         ):
-            request.applied.append(given)
+            request.applied.append(candidate)
             return True
     if request.ask is not None:
         if request.ask(candidate):

@@ -16,6 +16,7 @@ from ..results import PlannedOperation
 from ..results import PlannedRevision
 from ..runtime import environment
 from ..runtime.backfill import BackfillOp
+from ..runtime.sqlops import SQLOp
 from ..runtime.errors import translate_errors
 from ..runtime.recording import no_database
 from ..runtime.recording import record
@@ -135,6 +136,8 @@ def describe(operation: ops.MigrateOperation, dialect: sa.Dialect) -> PlannedOpe
             f"execute {sql[:120]}{'…' if len(sql) > 120 else ''}",
             _risky_sql(o, dialect),
         )
+    if isinstance(o, SQLOp):
+        return PlannedOperation(f"execute {'; '.join(o.statements(dialect))}")
     if isinstance(o, BackfillOp):
         return PlannedOperation(o.describe())
     if isinstance(o, ops.BulkInsertOp):
