@@ -273,3 +273,33 @@ def test_a_bind_without_models_does_not_drop_every_table(
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+# -- naming conventions -----------------------------------------------------------------
+
+
+def test_init_shows_how_to_name_constraints(
+    versions: Versions, tmp_path: Path, database_url: str
+) -> None:
+    app = Flask("plain_models", root_path=str(tmp_path))
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    app.config["SCHEMAVER_DIRECTORY"] = str(tmp_path / "plain")
+    db = SQLAlchemy(app)
+    SchemaVer(app, db)
+    with app.app_context():
+        out = cli(app, "init")
+        db.engine.dispose()
+    assert "tip: name constraints with a naming convention" in out
+    # With one, no tip, and lint says nothing about the foreign key's name.
+    app = versions(1)
+    with app.app_context():
+        out = cli(app, "init")
+        assert "tip:" not in out
+        out = cli(app, "migrate", "-m", "first")
+        assert "unnamed-constraint" not in out
+        assert (
+            "fk_post_person_id_person"
+            in Path(
+                next((tmp_path / "migrations" / "versions").glob("*.py"))
+            ).read_text()
+        )

@@ -32,6 +32,15 @@ def init(bind: tuple[str, ...]) -> None:
         folder = schemaver.binds[name].directory
         state = "created" if created else "exists"
         output.echo(f"{output.bind(name)}: {state} {folder}")
+        convention = schemaver.binds[name].metadata.naming_convention
+        if created and not {"fk", "uq"} <= set(convention):
+            output.echo(
+                f"{output.bind(name)}: tip: name constraints with a naming convention, "
+                "so that later revisions can drop them: SQLAlchemy(metadata=MetaData("
+                'naming_convention={"fk": "fk_%(table_name)s_%(column_0_name)s_'
+                '%(referred_table_name)s", "uq": "uq_%(table_name)s_%(column_0_name)s", '
+                '"ck": "ck_%(table_name)s_%(constraint_name)s"}))'
+            )
 
 
 @command()
