@@ -93,6 +93,9 @@ type_targets = {
     "GATES": "flask_schemaver.results.GATES",
     "StepCallback": "flask_schemaver.options.StepCallback",
     "WaitCallback": "flask_schemaver.options.WaitCallback",
+    "RenameCallback": "flask_schemaver.options.RenameCallback",
+    "ProgressCallback": "flask_schemaver.options.ProgressCallback",
+    "sqlalchemy.Table": "sqlalchemy.schema.Table",
 }
 nitpick_ignore = [
     # MigrationRunner.settings: the internal object that holds the SCHEMAVER_* keys,

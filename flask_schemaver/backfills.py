@@ -42,7 +42,7 @@ def backfill(
     table: str | sa.Table,
     values: Mapping[str, Any],
     *,
-    where: str | sa.ColumnElement[bool] | sa.TextClause | None = None,
+    where: Any = None,
     batch_size: int = 1000,
     pause: float = 0.0,
     schema: str | None = None,
