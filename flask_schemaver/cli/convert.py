@@ -128,6 +128,8 @@ def stamp_line(stamp: SplitStamp) -> str:
         return (
             f"kept at {output.ids(stamp.after)} (its version table is Flask-Migrate's)"
         )
+    if stamp.note == "already stamped":
+        return f"already stamped, at {output.ids(stamp.after)}"
     removed = ", removed" if stamp.removed else ""
     return (
         f"{stamp.note}, at {output.ids(stamp.after)} (Flask-Migrate's "
