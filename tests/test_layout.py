@@ -60,6 +60,8 @@ WITHOUT_ALEMBIC = [
     "script/__init__.py",
     "script/files.py",
     "script/chain.py",
+    "script/multidb.py",
+    "script/dispatch.py",
     "runtime/__init__.py",
     "runtime/history.py",
     "runtime/locking.py",

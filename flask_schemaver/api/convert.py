@@ -54,6 +54,7 @@ class ConvertAPI(BindAPI):
         :return: the plan, and what was written, stamped and verified.
         """
         from ..verbs import convert
+        from ..verbs import convert_stamp
 
         binds = self.binds
         settings = self._state().settings
@@ -76,7 +77,9 @@ class ConvertAPI(BindAPI):
         if write:
             convert.write(conversion, Path(settings.directory))
             converted = convert.split_multidb(binds, engines)
-        stamps = convert.stamp(converted, binds, settings, on_wait) if stamp else None
+        stamps = (
+            convert_stamp.stamp(converted, binds, settings, on_wait) if stamp else None
+        )
         return convert.result(
             conversion, written=write, stamps=stamps, verified=verified
         )

@@ -3,6 +3,7 @@
 :mod:`.environment` is the one module that knows how Alembic is wired; :mod:`.errors`
 turns Alembic's and the database's errors into flask_schemaver's; :mod:`.recording`
 runs revisions against an ``op`` that records instead of executing; :mod:`.history`
-keeps the applied-revisions table; :mod:`.locking` holds a bind's migration lock; and
-:mod:`.versions` reads a version table without Alembic.
+keeps the applied-revisions table; :mod:`.locking` holds a bind's migration lock;
+:mod:`.versions` reads a version table without Alembic; and :mod:`.multidb` runs a
+Flask-Migrate ``--multidb`` chain for one database as Flask-Migrate does.
 """

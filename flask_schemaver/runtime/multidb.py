@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 
-from ..script.multidb import FLASK_MIGRATE_TABLE
+from ..binds import FLASK_MIGRATE_TABLE
 from . import environment
 from .errors import translate_errors
 

@@ -32,30 +32,37 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Any
-from typing import Literal
 from typing import TYPE_CHECKING
 
 from ..binds import FLASK_MIGRATE_TABLE as FLASK_MIGRATE_TABLE
+from ..exceptions import MigrationError
 from ..exceptions import MultidbRevisions
+from .chain import sound
+from .dispatch import DIRECTIONS
+from .dispatch import dispatch_shape
+from .dispatch import dispatchers
+from .dispatch import engine_functions
+from .dispatch import EngineCode
+from .dispatch import Shape
+from .dispatch import takes_parameters
+from .dispatch import Unreadable
 from .files import _assignment
 from .files import _revision_files
+from .files import as_ids
 from .files import Dynamic
 from .files import Ids
+from .files import RevisionFacts
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from collections.abc import Mapping
 
     from ..binds import Bind
 
 #: A module-level ``upgrade``/``downgrade`` that takes a parameter: the only files
 #: worth parsing when looking for dispatchers.
 _SUSPECT = re.compile(rb"(?m)^def\s+(?:up|down)grade\s*\(\s*[A-Za-z_*]")
-_DIRECTIONS = ("upgrade", "downgrade")
 _FACTS = ("revision", "down_revision", "branch_labels", "depends_on")
-_ENGINE_FUNCTION = re.compile(r"(upgrade|downgrade)_(\w*)")
-
-#: How a revision file dispatches to its engines' functions.
-Shape = Literal["plain", "stock", "get", "eval"]
 
 
 def per_engine_files(directory: Path) -> list[str]:
@@ -83,7 +90,7 @@ def per_engine_files(directory: Path) -> list[str]:
             tree = ast.parse(data, filename=path)
         except (SyntaxError, ValueError):
             continue
-        if any(_takes_parameters(f) for f in _dispatchers(tree).values()):
+        if any(takes_parameters(f) for f in dispatchers(tree).values()):
             found.append(path)
     return found
 
@@ -106,22 +113,6 @@ def describe_files(paths: list[str], shown: int = 3) -> str:
     if len(names) > shown:
         text += f" and {len(names) - shown} more"
     return text
-
-
-@dataclass
-class EngineCode:
-    """One engine's functions in one revision: ``upgrade_<engine>`` and
-    ``downgrade_<engine>``, either of which may be missing."""
-
-    upgrade: ast.FunctionDef | None = None
-    downgrade: ast.FunctionDef | None = None
-
-    @property
-    def works(self) -> bool:
-        """Whether either function does something (more than ``pass``)."""
-        return any(
-            f is not None and does_something(f) for f in (self.upgrade, self.downgrade)
-        )
 
 
 @dataclass
@@ -169,13 +160,9 @@ def read_shared_chain(directory: Path) -> SharedChain:
     for _, path in _revision_files(directory):
         try:
             revisions.append(_read(path))
-        except _Unreadable as exc:
+        except Unreadable as exc:
             problems.append((path, str(exc)))
     return SharedChain(directory, revisions, problems)
-
-
-class _Unreadable(Exception):
-    """A file that is not one of the recognised shapes; the message says why."""
 
 
 def _read(path: str) -> SharedRevision:
@@ -184,17 +171,17 @@ def _read(path: str) -> SharedRevision:
             source = handle.read()
         tree = ast.parse(source, filename=path)
     except (OSError, SyntaxError, ValueError, UnicodeDecodeError) as exc:
-        raise _Unreadable(f"cannot be read ({type(exc).__name__})") from None
+        raise Unreadable(f"cannot be read ({type(exc).__name__})") from None
     facts = _literal_facts(tree)
-    dispatchers = _dispatchers(tree)
-    if set(dispatchers) != set(_DIRECTIONS):
-        raise _Unreadable("has no upgrade() and downgrade() at module level")
-    if not any(_takes_parameters(f) for f in dispatchers.values()):
+    found = dispatchers(tree)
+    if set(found) != set(DIRECTIONS):
+        raise Unreadable("has no upgrade() and downgrade() at module level")
+    if not any(takes_parameters(f) for f in found.values()):
         shape: Shape = "plain"
         engines: dict[str, EngineCode] = {}
     else:
-        shape = _dispatch_shape(dispatchers)
-        engines = _engine_functions(tree)
+        shape = dispatch_shape(found)
+        engines = engine_functions(tree)
     return SharedRevision(
         path=path,
         source=source,
@@ -219,10 +206,10 @@ def _literal_facts(tree: ast.Module) -> dict[str, Any]:
         try:
             facts[target] = ast.literal_eval(value)
         except ValueError:
-            raise _Unreadable(f"its {target} is not a literal") from None
+            raise Unreadable(f"its {target} is not a literal") from None
         seen.add(target)
     if not isinstance(facts.get("revision"), str) or "down_revision" not in seen:
-        raise _Unreadable("has no literal revision and down_revision")
+        raise Unreadable("has no literal revision and down_revision")
     for name in _FACTS[1:]:
         value = facts[name]
         if not (
@@ -233,193 +220,96 @@ def _literal_facts(tree: ast.Module) -> dict[str, Any]:
                 and all(isinstance(v, str) for v in value)
             )
         ):
-            raise _Unreadable(f"its {name} is not a string or a tuple of strings")
+            raise Unreadable(f"its {name} is not a string or a tuple of strings")
     return facts
-
-
-def _dispatchers(tree: ast.Module) -> dict[str, ast.FunctionDef]:
-    """The module-level ``upgrade`` and ``downgrade`` functions (the last of each)."""
-    found: dict[str, ast.FunctionDef] = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name in _DIRECTIONS:
-            found[node.name] = node
-    return found
-
-
-def _takes_parameters(function: ast.FunctionDef) -> bool:
-    """Whether Flask-Migrate's ``engine_name=...`` could be passed to it."""
-    args = function.args
-    return bool(args.args or args.posonlyargs or args.kwonlyargs or args.kwarg)
-
-
-def _dispatch_shape(dispatchers: dict[str, ast.FunctionDef]) -> Shape:
-    if not all(_takes_parameters(f) for f in dispatchers.values()):
-        raise _Unreadable("only one of its upgrade() and downgrade() takes engine_name")
-    shapes = set()
-    for direction, function in dispatchers.items():
-        args = function.args
-        if (
-            [a.arg for a in args.args] != ["engine_name"]
-            or args.posonlyargs
-            or args.kwonlyargs
-            or args.vararg
-            or args.kwarg
-        ):
-            raise _Unreadable(
-                f"its {direction}() does not take just engine_name, as the multidb "
-                "templates write it"
-            )
-        shape = _dispatch_call(function, direction)
-        if shape is None:
-            raise _Unreadable(
-                f"its {direction}(engine_name) is not a dispatcher the converter "
-                "knows: it does more than call the engine's function"
-            )
-        shapes.add(shape)
-    if len(shapes) != 1:
-        raise _Unreadable("its upgrade() and downgrade() dispatch differently")
-    return shapes.pop()
-
-
-def _dispatch_call(function: ast.FunctionDef, direction: str) -> Shape | None:
-    """Which template's dispatcher the function's body is, if any."""
-    body = [s for s in function.body if not _is_docstring(s)]
-    if len(body) != 1 or not isinstance(body[0], (ast.Expr, ast.Return)):
-        return None
-    call = body[0].value
-    if not isinstance(call, ast.Call) or call.args or call.keywords:
-        return None
-    func = call.func
-    prefix = f"{direction}_"
-    if isinstance(func, ast.Subscript) and _is_call_of(func.value, "globals", 0):
-        return "stock" if _names_engine(func.slice, prefix) else None
-    if not isinstance(func, ast.Call):
-        return None
-    if _is_call_of(func, "eval", 1):
-        return "eval" if _names_engine(func.args[0], prefix) else None
-    getter = func.func
-    if (
-        isinstance(getter, ast.Attribute)
-        and getter.attr == "get"
-        and _is_call_of(getter.value, "globals", 0)
-        and len(func.args) == 2
-        and not func.keywords
-        and _names_engine(func.args[0], prefix)
-        and _does_nothing(func.args[1])
-    ):
-        return "get"
-    return None
-
-
-def _is_call_of(node: ast.expr, name: str, count: int) -> bool:
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == name
-        and len(node.args) == count
-        and not node.keywords
-    )
-
-
-def _is_engine(node: ast.expr) -> bool:
-    return isinstance(node, ast.Name) and node.id == "engine_name"
-
-
-def _names_engine(node: ast.expr, prefix: str) -> bool:
-    """Whether ``node`` is ``prefix`` followed by the engine's name, written as
-    ``"upgrade_%s" % engine_name``, an f-string, ``+`` or ``.format``."""
-    if isinstance(node, ast.BinOp) and isinstance(node.left, ast.Constant):
-        right = node.right
-        if isinstance(right, ast.Tuple) and len(right.elts) == 1:
-            right = right.elts[0]
-        if isinstance(node.op, ast.Mod):
-            return node.left.value == prefix + "%s" and _is_engine(right)
-        if isinstance(node.op, ast.Add):
-            return node.left.value == prefix and _is_engine(right)
-    if isinstance(node, ast.JoinedStr) and len(node.values) == 2:
-        text, value = node.values
-        return (
-            isinstance(text, ast.Constant)
-            and text.value == prefix
-            and isinstance(value, ast.FormattedValue)
-            and value.conversion == -1
-            and value.format_spec is None
-            and _is_engine(value.value)
-        )
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "format"
-        and isinstance(node.func.value, ast.Constant)
-        and len(node.args) == 1
-        and not node.keywords
-    ):
-        return node.func.value.value == prefix + "{}" and _is_engine(node.args[0])
-    return False
-
-
-def _does_nothing(node: ast.expr) -> bool:
-    """``lambda: None``, the default of the ``globals().get`` dispatcher."""
-    return (
-        isinstance(node, ast.Lambda)
-        and not node.args.args
-        and not node.args.vararg
-        and not node.args.kwarg
-        and isinstance(node.body, ast.Constant)
-        and node.body.value is None
-    )
-
-
-def _engine_functions(tree: ast.Module) -> dict[str, EngineCode]:
-    """``upgrade_<engine>`` and ``downgrade_<engine>``: module-level functions a
-    dispatcher can call, that is, taking no required argument."""
-    engines: dict[str, EngineCode] = {}
-    seen: set[str] = set()
-    for node in tree.body:
-        if not isinstance(node, ast.FunctionDef):
-            continue
-        match = _ENGINE_FUNCTION.fullmatch(node.name)
-        if match is None or _required(node):
-            continue
-        if node.name in seen:
-            raise _Unreadable(f"defines {node.name}() twice")
-        seen.add(node.name)
-        code = engines.setdefault(match.group(2), EngineCode())
-        setattr(code, match.group(1), node)
-    return engines
-
-
-def _required(function: ast.FunctionDef) -> int:
-    args = function.args
-    positional = len(args.posonlyargs) + len(args.args) - len(args.defaults)
-    keyword_only = sum(1 for d in args.kw_defaults if d is None)
-    return positional + keyword_only
-
-
-def does_something(function: ast.FunctionDef) -> bool:
-    """Whether the function's body holds more than a docstring, ``pass`` or ``...``."""
-    for statement in function.body:
-        if _is_docstring(statement) or isinstance(statement, ast.Pass):
-            continue
-        if (
-            isinstance(statement, ast.Expr)
-            and isinstance(statement.value, ast.Constant)
-            and statement.value.value is Ellipsis
-        ):
-            continue
-        return True
-    return False
-
-
-def _is_docstring(statement: ast.stmt) -> bool:
-    return (
-        isinstance(statement, ast.Expr)
-        and isinstance(statement.value, ast.Constant)
-        and isinstance(statement.value.value, str)
-    )
 
 
 def _as_list(value: Ids) -> list[str]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)
+
+
+def _refuse_problems(chain: SharedChain) -> None:
+    if not chain.problems:
+        return
+    paths = [path for path, _ in chain.problems]
+    first = os.path.basename(paths[0])
+    raise MigrationError(
+        f"{len(paths)} revision file(s) in {chain.directory} are not a shape the "
+        f"converter knows ({describe_files(paths)}; {first} {chain.problems[0][1]}); "
+        "nothing was converted: make them plain upgrade_<bind>() functions called by "
+        "the template's dispatcher, or convert by hand"
+    )
+
+
+def ordered(chain: SharedChain) -> tuple[list[SharedRevision], dict[str, set[str]]]:
+    """The revisions, each after its parents and dependencies; and their ancestors.
+
+    Raises :class:`~flask_schemaver.MigrationError` for files of no known shape, a
+    graph Alembic would refuse, and plain revisions above multidb ones.
+    """
+    _refuse_problems(chain)
+    facts = [
+        RevisionFacts(
+            revision=r.revision,
+            down_revision=r.down_revision,
+            branch_labels=r.branch_labels,
+            depends_on=r.depends_on,
+            docstring=r.docstring,
+        )
+        for r in chain.revisions
+    ]
+    if not sound(facts):
+        raise MigrationError(
+            f"the revisions in {chain.directory} do not form a chain Alembic accepts "
+            "(an id twice, a parent or dependency no file has, or a cycle); fix it "
+            "under Flask-Migrate first"
+        )
+    labels = {
+        label: r.revision for r in chain.revisions for label in as_ids(r.branch_labels)
+    }
+    by_id = {r.revision: r for r in chain.revisions}
+    order: list[SharedRevision] = []
+    ancestors: dict[str, set[str]] = {}
+    todo = list(chain.revisions)
+    while todo:
+        for rev in todo:
+            needs = _needs(rev, labels)
+            if all(n in ancestors for n in needs):
+                below = set(needs)
+                for n in needs:
+                    below |= ancestors[n]
+                ancestors[rev.revision] = below
+                order.append(rev)
+                todo.remove(rev)
+                break
+    _refuse_late_plain(order, ancestors, by_id)
+    return order, ancestors
+
+
+def _needs(rev: SharedRevision, labels: Mapping[str, str]) -> list[str]:
+    return rev.parents + [labels.get(d, d) for d in as_ids(rev.depends_on)]
+
+
+def _refuse_late_plain(
+    order: list[SharedRevision],
+    ancestors: Mapping[str, set[str]],
+    by_id: Mapping[str, SharedRevision],
+) -> None:
+    """A plain revision above a multidb one could never have run under Flask-Migrate's
+    multidb mode (its upgrade() takes no engine_name): whose part it is, is a guess."""
+    late = [
+        r.path
+        for r in order
+        if r.shape == "plain"
+        and any(by_id[a].shape != "plain" for a in ancestors[r.revision])
+    ]
+    if late:
+        raise MigrationError(
+            f"{len(late)} revision file(s) with a plain upgrade() come after "
+            f"revisions that run per database ({describe_files(late)}); Flask-Migrate "
+            "could not have run them in its multidb mode, so which database they are "
+            "for is unknown: give each the template's dispatcher and upgrade_<bind>() "
+            "functions, then convert"
+        )

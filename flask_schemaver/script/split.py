@@ -28,10 +28,9 @@ from pathlib import Path
 
 from ..exceptions import MigrationError
 from ..exceptions import UsageError
-from .chain import sound
 from .files import as_ids
-from .files import RevisionFacts
 from .multidb import describe_files
+from .multidb import ordered
 from .multidb import SharedChain
 from .multidb import SharedRevision
 from .rewrite import Identity
@@ -113,8 +112,7 @@ def plan(
     """Split ``chain`` for ``binds`` (each bind's name and folder, the default bind
     first); ``engines`` maps engine names to binds (None: leave the engine out),
     where the names differ. ``taken``: revision ids already used elsewhere."""
-    _refuse_problems(chain)
-    order, ancestors = _graph(chain)
+    order, ancestors = ordered(chain)
     default = next(iter(binds))
     owners = _owners(chain, list(binds), engines)
     taken_ids = {*taken, *(r.revision for r in chain.revisions)}
@@ -128,86 +126,6 @@ def plan(
             _keep_working(split, order, ancestors, taken_ids)
         splits.append(split)
     return SplitPlan(chain, splits, _decisions(chain, owners, engines), ancestors)
-
-
-def _refuse_problems(chain: SharedChain) -> None:
-    if not chain.problems:
-        return
-    paths = [path for path, _ in chain.problems]
-    first = os.path.basename(paths[0])
-    raise MigrationError(
-        f"{len(paths)} revision file(s) in {chain.directory} are not a shape the "
-        f"converter knows ({describe_files(paths)}; {first} {chain.problems[0][1]}); "
-        "nothing was converted: make them plain upgrade_<bind>() functions called by "
-        "the template's dispatcher, or convert by hand"
-    )
-
-
-def _graph(chain: SharedChain) -> tuple[list[SharedRevision], dict[str, set[str]]]:
-    """The revisions, each after its parents and dependencies; and their ancestors."""
-    facts = [
-        RevisionFacts(
-            revision=r.revision,
-            down_revision=r.down_revision,
-            branch_labels=r.branch_labels,
-            depends_on=r.depends_on,
-            docstring=r.docstring,
-        )
-        for r in chain.revisions
-    ]
-    if not sound(facts):
-        raise MigrationError(
-            f"the revisions in {chain.directory} do not form a chain Alembic accepts "
-            "(an id twice, a parent or dependency no file has, or a cycle); fix it "
-            "under Flask-Migrate first"
-        )
-    labels = {
-        label: r.revision for r in chain.revisions for label in as_ids(r.branch_labels)
-    }
-    by_id = {r.revision: r for r in chain.revisions}
-    order: list[SharedRevision] = []
-    ancestors: dict[str, set[str]] = {}
-    todo = list(chain.revisions)
-    while todo:
-        for rev in todo:
-            needs = _needs(rev, labels)
-            if all(n in ancestors for n in needs):
-                below = set(needs)
-                for n in needs:
-                    below |= ancestors[n]
-                ancestors[rev.revision] = below
-                order.append(rev)
-                todo.remove(rev)
-                break
-    _refuse_late_plain(order, ancestors, by_id)
-    return order, ancestors
-
-
-def _needs(rev: SharedRevision, labels: Mapping[str, str]) -> list[str]:
-    return rev.parents + [labels.get(d, d) for d in as_ids(rev.depends_on)]
-
-
-def _refuse_late_plain(
-    order: list[SharedRevision],
-    ancestors: Mapping[str, set[str]],
-    by_id: Mapping[str, SharedRevision],
-) -> None:
-    """A plain revision above a multidb one could never have run under Flask-Migrate's
-    multidb mode (its upgrade() takes no engine_name): whose part it is, is a guess."""
-    late = [
-        r.path
-        for r in order
-        if r.shape == "plain"
-        and any(by_id[a].shape != "plain" for a in ancestors[r.revision])
-    ]
-    if late:
-        raise MigrationError(
-            f"{len(late)} revision file(s) with a plain upgrade() come after "
-            f"revisions that run per database ({describe_files(late)}); Flask-Migrate "
-            "could not have run them in its multidb mode, so which database they are "
-            "for is unknown: give each the template's dispatcher and upgrade_<bind>() "
-            "functions, then convert"
-        )
 
 
 def _owners(
