@@ -16,6 +16,7 @@ from flask import Flask
 from flask_schemaver import MigrationError
 from flask_schemaver import ProtectedBind
 from flask_schemaver import SchemaVer
+from flask_schemaver import UsageError
 from flask_schemaver.runtime import locking
 from flask_schemaver.script.files import load_facts
 from flask_schemaver.testing import MigrationRunner
@@ -221,6 +222,43 @@ def test_stamp_maps_each_database_and_upgrades(
     assert (
         cli(project, "check", "--only", "heads", "--only", "pending").count("ok") == 3
     )
+
+
+def test_the_api_writes_stamps_and_verifies(project: Flask, make_app: AppMaker) -> None:
+    old_upgrade(make_app.migrations, urls(make_app), AFTER_MERGE)
+    schemaver = make_app.schemaver
+    with project.app_context():
+        found = schemaver.split_multidb(write=True, stamp=True, verify=True)
+        assert found.written and found.stamped and found.verified and found.converted
+        assert found.folder == str(make_app.migrations / "versions.multidb-backup")
+        default, analytics, audit = found.binds
+        assert [b.tables for b in found.binds] == [5, 4, 2]
+        assert default.stamp is not None and default.stamp.note == "kept"
+        assert default.stamp.after == (AFTER_MERGE,) and not default.stamp.removed
+        new = {r.original: r.id for r in analytics.revisions}
+        assert analytics.stamp is not None
+        assert analytics.stamp.flask_migrate == (AFTER_MERGE,)
+        assert analytics.stamp.after == (new[AFTER_MERGE],)
+        assert analytics.stamp.removed and analytics.stamp.note == "stamped"
+        # audit's nearest kept revision at or below e5a0f00d0013 is d4f0d00d010b's.
+        new_audit = {r.original: r.id for r in audit.revisions}
+        assert audit.stamp is not None
+        assert audit.stamp.after == (new_audit["d4f0d00d010b"],)
+        assert schemaver.current() == {
+            "default": (AFTER_MERGE,),
+            "analytics": (new[AFTER_MERGE],),
+            "audit": (new_audit["d4f0d00d010b"],),
+        }
+        with pytest.raises(UsageError, match="converted already"):
+            schemaver.split_multidb(write=True)
+        again = schemaver.split_multidb(stamp=True)
+        assert [b.stamp.note for b in again.binds if b.stamp] == [
+            "kept",
+            "already stamped",
+            "already stamped",
+        ]
+        schemaver.upgrade()
+        assert schemaver.is_current()
 
 
 def test_upgrade_before_stamp_is_refused_per_bind(

@@ -4,8 +4,9 @@ across revisions, the built-in checks, and the pytest plugin.
 :mod:`.databases` makes the throwaway databases, :mod:`.runner` holds
 :class:`MigrationRunner`, :mod:`.checks` the built-in checks, :mod:`.multidb` the
 comparison of a converted ``--multidb`` project with its old layout, and
-:mod:`.plugin` the pytest plugin, which pytest loads in every run of a project that has flask_schemaver
-installed: it imports nothing heavy, and neither does this package.
+:mod:`.plugin` the pytest plugin, which pytest loads in every run of a project that
+has flask_schemaver installed: it imports nothing heavy, and neither does this
+package.
 """
 
 from __future__ import annotations
