@@ -151,7 +151,7 @@ CASES = [
         "sql-not-judged",
         "op.execute('FROB user')",
         "op.execute(\"UPDATE account SET name = 'x' WHERE id = 1\")",
-        "op.execute(\"UPDATE account SET name = NULL WHERE id = 1\")",
+        'op.execute("UPDATE account SET name = NULL WHERE id = 1")',
     ),
     Case(
         "opaque-code",

@@ -16,11 +16,11 @@ from ..results import PlannedOperation
 from ..results import PlannedRevision
 from ..runtime import environment
 from ..runtime.backfill import BackfillOp
-from ..runtime.sqlops import SQLOp
 from ..runtime.errors import translate_errors
 from ..runtime.recording import no_database
 from ..runtime.recording import record
 from ..runtime.recording import RecordedRevision
+from ..runtime.sqlops import SQLOp
 
 if TYPE_CHECKING:
     from ..binds import Bind
