@@ -355,6 +355,19 @@ def test_plain_projects_are_not_multidb(tmp_path: Path) -> None:
     assert per_engine_files(folder) == [str(folder / "r2.py")]
 
 
+def test_a_broken_link_hides_nothing(make_app: AppMaker) -> None:
+    """The files after a broken link are still looked at: the bind asked about has
+    no revisions of its own, but its work is in the default bind's folder."""
+    versions = write_project(make_app.migrations, env=False)
+    (versions / "0000_gone.py").symlink_to(versions / "nowhere.py")
+    (versions / "zz_link.py").symlink_to(next(versions.glob("b2d0cafe0004_*.py")))
+    app = multidb_app(make_app)
+    output = cli(app, "upgrade", "--bind", "analytics", code=1)
+    assert "holds Flask-Migrate --multidb revisions" in output
+    assert "and 15 more" in output  # the link to a file counts once
+    untouched(make_app)
+
+
 def test_split_multidb_on_a_plain_project(make_app: AppMaker) -> None:
     app = make_app()
     with app.app_context():

@@ -47,6 +47,7 @@ from .dispatch import Shape
 from .dispatch import takes_parameters
 from .dispatch import Unreadable
 from .files import _assignment
+from .files import _REVISION_FILE
 from .files import _revision_files
 from .files import as_ids
 from .files import Dynamic
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
 
 #: A module-level ``upgrade``/``downgrade`` that takes a parameter: the only files
 #: worth parsing when looking for dispatchers.
-_SUSPECT = re.compile(rb"(?m)^def\s+(?:up|down)grade\s*\(\s*[A-Za-z_*]")
+_SUSPECT = re.compile(rb"(?m)^def\s+(?:up|down)grade\s*\(\s*[^)\s]")
 _FACTS = ("revision", "down_revision", "branch_labels", "depends_on")
 
 
@@ -74,11 +75,20 @@ def per_engine_files(directory: Path) -> list[str]:
     reports them.
     """
     try:
-        files = _revision_files(directory)
-    except (Dynamic, OSError):
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
         return []
     found = []
-    for _, path in files:
+    seen: set[str] = set()
+    for entry in entries:
+        # Alembic's revision files; a broken link is for the normal path to report,
+        # and must not hide the files after it. A link to a file of the folder is
+        # that file.
+        real = os.path.realpath(entry.path)
+        if not _REVISION_FILE.match(entry.name) or not entry.is_file() or real in seen:
+            continue
+        seen.add(real)
+        path = entry.path
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
@@ -157,7 +167,13 @@ def read_shared_chain(directory: Path) -> SharedChain:
     """Every revision file of ``directory``, classified."""
     revisions: list[SharedRevision] = []
     problems: list[tuple[str, str]] = []
-    for _, path in _revision_files(directory):
+    try:
+        files = _revision_files(directory)
+    except Dynamic as exc:
+        return SharedChain(
+            directory, [], [(str(exc), "is not a file (a broken link?)")]
+        )
+    for _, path in files:
         try:
             revisions.append(_read(path))
         except Unreadable as exc:
