@@ -613,3 +613,38 @@ def test_autogenerate_never_drops_flask_migrates_table(make_app: AppMaker) -> No
     assert "Flask-Migrate: its alembic_version in this database is at b2d0cafe0004" in (
         cli(app, "status")
     )
+
+
+def test_stamp_works_from_what_the_databases_hold_under_the_lock(
+    project: Flask, make_app: AppMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process moving a database between the reads and the stamps: the
+    default bind is never stamped back, and a moved Flask-Migrate record is refused."""
+    from flask_schemaver.verbs import convert_stamp
+
+    old_upgrade(make_app.migrations, urls(make_app), ON_BRANCH)
+    cli(project, "split-multidb", "--write")
+    refuse = convert_stamp._refuse_out_of_step
+
+    def meanwhile(plan: object, positions: list[object]) -> None:
+        refuse(plan, positions)  # type: ignore[arg-type]
+        for name, revision in (("main", AFTER_MERGE), ("analytics", "d4f0d00d011a")):
+            engine = sa.create_engine(make_app.sqlite(name))
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.text("UPDATE alembic_version SET version_num = :v"),
+                    {"v": revision},
+                )
+            engine.dispose()
+
+    monkeypatch.setattr(convert_stamp, "_refuse_out_of_step", meanwhile)
+    output = cli(project, "split-multidb", "--stamp", code=1)
+    assert (
+        "Error: [analytics] Flask-Migrate's alembic_version changed while the "
+        f"databases were read (it was at {ON_BRANCH}); run 'flask db split-multidb "
+        "--stamp' again"
+    ) in output
+    assert versions(make_app.tmp_path / "main.db") == [AFTER_MERGE]
+    monkeypatch.undo()
+    output = cli(project, "split-multidb", "--stamp")
+    assert f"default: kept at {AFTER_MERGE}" in output

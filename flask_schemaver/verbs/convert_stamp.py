@@ -121,7 +121,20 @@ def _stamp(
     with _locked(bind, settings, on_wait) as connection:
         if bind.history:
             history.ensure(bind, connection)
+        old_now = versions.flask_migrate_rows(connection)
+        # Ends the reads, so that the stamp starts on a clean session.
         before = environment.current_heads(bind, connection)
+        if same_table:
+            # Its own record is Flask-Migrate's: the place is worked out from what it
+            # holds now, under the lock (an upgrade may have moved it since).
+            target = conversion.plan.position(bind.name, before)
+        elif old_now not in ((), position.old):
+            raise MigrationError(
+                "Flask-Migrate's alembic_version changed while the databases were "
+                f"read (it was at {', '.join(position.old) or 'nothing'}); run "
+                f"'{_COMMAND} --stamp' again",
+                bind.name,
+            )
         if before and not position.recorded:
             # Flask-Migrate's record is gone: stamped before (or never migrated by it).
             return SplitStamp((), before, before, note="already stamped")
