@@ -28,19 +28,23 @@ from .options import x_option
 def init(bind: tuple[str, ...]) -> None:
     """Create the migrations folder with one revision folder per bind."""
     schemaver = extension()
+    unnamed = []
     for name, created in schemaver.init(bind).items():
         folder = schemaver.binds[name].directory
         state = "created" if created else "exists"
         output.echo(f"{output.bind(name)}: {state} {folder}")
         convention = schemaver.binds[name].metadata.naming_convention
         if created and not {"fk", "uq"} <= set(convention):
-            output.echo(
-                f"{output.bind(name)}: tip: name constraints with a naming convention, "
-                "so that later revisions can drop them: SQLAlchemy(metadata=MetaData("
-                'naming_convention={"fk": "fk_%(table_name)s_%(column_0_name)s_'
-                '%(referred_table_name)s", "uq": "uq_%(table_name)s_%(column_0_name)s", '
-                '"ck": "ck_%(table_name)s_%(constraint_name)s"}))'
-            )
+            unnamed.append(name)
+    if unnamed:
+        output.echo(
+            f"tip ({', '.join(unnamed)}): name constraints with a naming convention, "
+            "so that later revisions can drop them: SQLAlchemy(metadata=MetaData("
+            'naming_convention={"fk": "fk_%(table_name)s_%(column_0_name)s_'
+            '%(referred_table_name)s", "uq": "uq_%(table_name)s_%(column_0_name)s", '
+            '"ck": "ck_%(table_name)s_%(constraint_name)s"}))',
+            err=True,
+        )
 
 
 @command()
@@ -49,11 +53,20 @@ def init(bind: tuple[str, ...]) -> None:
 @click.option(
     "--autogenerate", is_flag=True, help="Write the operations from the models."
 )
-@click.option("--head", default="head", show_default=True, help="Revision to build on.")
+@click.option(
+    "--head",
+    default="head",
+    show_default=True,
+    callback=not_empty,
+    help="Revision to build on.",
+)
 @click.option("--splice", is_flag=True, help="Allow building on a non-head revision.")
 @click.option("--branch-label", help="Label for the branch this revision starts.")
 @click.option(
-    "--depends-on", multiple=True, help="Revision this one depends on; repeatable."
+    "--depends-on",
+    multiple=True,
+    callback=not_empty,
+    help="Revision this one depends on; repeatable.",
 )
 @click.option("--rev-id", help="Use this revision id instead of a generated one.")
 @x_option
