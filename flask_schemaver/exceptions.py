@@ -148,7 +148,7 @@ class LockTimeout(SchemaVerError):
 
 
 class Interrupted(SchemaVerError):
-    """A run stopped by Ctrl-C or a signal, or a worker process that died.
+    """A run stopped by Ctrl-C or a signal (SIGTERM, or a worker told to stop).
 
     The revision that was running, if any, is named; where the database rolls back
     DDL it left nothing behind.

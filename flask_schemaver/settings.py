@@ -125,7 +125,8 @@ class Settings:
         self.history: Final = history
         #: The Mako template of new revision files; None for flask_schemaver's own.
         self.script_template: Final = script_template
-        #: Seconds a migration waits to connect; None for the driver's default.
+        #: Seconds any connection of flask_schemaver's waits to connect, or for a silent
+        #: link; None for the driver's default.
         self.connect_timeout: Final = connect_timeout
         #: Seconds one statement of a migration may take; None for no limit.
         self.statement_timeout: Final = statement_timeout
@@ -156,7 +157,9 @@ class Settings:
             post_write_hooks=_hooks(config["SCHEMAVER_POST_WRITE_HOOKS"]),
             file_template=_file_template(config["SCHEMAVER_FILE_TEMPLATE"]),
             truncate_slug_length=_slug_length(config["SCHEMAVER_TRUNCATE_SLUG_LENGTH"]),
-            lock_timeout=_seconds(config, "SCHEMAVER_LOCK_TIMEOUT", "to wait forever"),
+            lock_timeout=_seconds(
+                config, "SCHEMAVER_LOCK_TIMEOUT", "to wait forever", zero=True
+            ),
             connect_timeout=_seconds(
                 config, "SCHEMAVER_CONNECT_TIMEOUT", "for the driver's default"
             ),
@@ -225,15 +228,21 @@ def _slug_length(value: Any) -> int | None:
     return value
 
 
-def _seconds(config: Mapping[str, Any], key: str, none_means: str) -> float | None:
+def _seconds(
+    config: Mapping[str, Any], key: str, none_means: str, *, zero: bool = False
+) -> float | None:
     value = config[key]
     if value is not None and (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
         or not math.isfinite(value)
         or value < 0
+        or (value == 0 and not zero)
     ):
-        raise ConfigError(f"{key} must be a number of seconds, or None {none_means}")
+        more = "0 or more" if zero else "more than 0"
+        raise ConfigError(
+            f"{key} must be a number of seconds ({more}), or None {none_means}"
+        )
     return value
 
 

@@ -133,12 +133,13 @@ def broken_link(folder: Path) -> None:
     [
         (
             missing_parent,
-            "is not present in {folder}: no revision file has it; fix the "
-            "down_revision (or depends_on) that names it, or restore the file",
+            "revision r2 names zz99 as its down_revision (or depends_on), but no "
+            "revision file in {folder} has it; fix that name in r2's file, or restore "
+            "the file of zz99",
         ),
         (
             id_not_a_string,
-            "the revision files in {folder} can't be read as a chain (TypeError: ",
+            "{folder}/r2.py can't be read as a revision file (TypeError: ",
         ),
         (
             broken_link,

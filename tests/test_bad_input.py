@@ -992,7 +992,7 @@ def test_bad_lock_timeout_api(project: Project, value: object) -> None:
     with pytest.raises(ConfigError) as info:
         project(SCHEMAVER_LOCK_TIMEOUT=value)
     assert str(info.value) == (
-        "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds, or None to wait forever"
+        "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds (0 or more), or None to wait forever"
     )
     assert sorted(project.tmp_path.iterdir()) == []
 
@@ -1173,7 +1173,7 @@ def test_permission_denied(
         (
             "SCHEMAVER_LOCK_TIMEOUT",
             "soon",
-            "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds, or None to wait forever",
+            "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds (0 or more), or None to wait forever",
         ),
         ("SCHEMAVER_BINDS", "audit", None),
         ("SCHEMAVER_JOBS", 0, None),

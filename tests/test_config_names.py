@@ -29,11 +29,11 @@ BAD_SETTINGS = [
     ),
     (
         {"SCHEMAVER_LOCK_TIMEOUT": float("nan")},
-        "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds, or None to wait forever",
+        "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds (0 or more), or None to wait forever",
     ),
     (
         {"SCHEMAVER_LOCK_TIMEOUT": float("inf")},
-        "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds, or None to wait forever",
+        "SCHEMAVER_LOCK_TIMEOUT must be a number of seconds (0 or more), or None to wait forever",
     ),
 ]
 

@@ -287,6 +287,6 @@ def test_a_lock_file_that_cannot_be_made_fails_only_its_bind(
     assert "default: 1 revision upgraded" in result.output
     assert (
         f"Error: [audit] cannot open the lock file {locked / 'audit.db'}."
-        "alembic_version_audit.lock: Permission denied; make its folder writable, or "
-        "set 'lock': False for this bind in SCHEMAVER_BINDS"
+        "alembic_version_audit.lock: Permission denied; make it (or its folder) "
+        "writable, or set 'lock': False for this bind in SCHEMAVER_BINDS"
     ) in result.output.splitlines()

@@ -64,7 +64,7 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def start(root: Path) -> subprocess.Popen[str]:
+def start(root: Path, *, new_group: bool = False) -> subprocess.Popen[str]:
     env = dict(
         os.environ,
         TEST_ROOT=str(root),
@@ -79,6 +79,7 @@ def start(root: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=new_group,
     )
 
 
@@ -220,3 +221,18 @@ def test_a_second_sigterm_to_the_parent_stops_the_running_revisions(
         "interrupted during the upgrade of revision" in line
         for line in err.splitlines()
     )
+
+
+def test_one_ctrl_c_at_the_terminal_lets_running_revisions_finish(
+    tmp_path: Path,
+) -> None:
+    # Ctrl-C at a terminal reaches the whole process group: parent and workers.
+    root = project(tmp_path)
+    proc = start(root, new_group=True)
+    for bind in BINDS:
+        wait_for(root / f"{bind}1.started")
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    # Once: the running revisions finished, no other started.
+    assert agree(root) == {"default": 1, "b": 1, "c": 1}

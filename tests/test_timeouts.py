@@ -25,19 +25,19 @@ from helpers import write_revision_file
         (
             "SCHEMAVER_STATEMENT_TIMEOUT",
             "5",
-            "SCHEMAVER_STATEMENT_TIMEOUT must be a number of seconds, or None for no "
+            "SCHEMAVER_STATEMENT_TIMEOUT must be a number of seconds (more than 0), or None for no "
             "limit",
         ),
         (
             "SCHEMAVER_CONNECT_TIMEOUT",
             -1,
-            "SCHEMAVER_CONNECT_TIMEOUT must be a number of seconds, or None for the "
+            "SCHEMAVER_CONNECT_TIMEOUT must be a number of seconds (more than 0), or None for the "
             "driver's default",
         ),
         (
             "SCHEMAVER_STATEMENT_TIMEOUT",
             float("nan"),
-            "SCHEMAVER_STATEMENT_TIMEOUT must be a number of seconds, or None for no "
+            "SCHEMAVER_STATEMENT_TIMEOUT must be a number of seconds (more than 0), or None for no "
             "limit",
         ),
     ],
@@ -126,3 +126,50 @@ def test_a_server_that_never_answers(
             make_app.schemaver.upgrade()
     assert time.monotonic() - started < 10
     assert "***" in str(failed.value) and "pw@" not in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    "key", ["SCHEMAVER_CONNECT_TIMEOUT", "SCHEMAVER_STATEMENT_TIMEOUT"]
+)
+def test_zero_is_no_timeout_and_refused(make_app: AppMaker, key: str) -> None:
+    with pytest.raises(
+        ConfigError, match=r"must be a number of seconds \(more than 0\)"
+    ):
+        make_app(**{key: 0})
+
+
+@pytest.mark.postgresql
+def test_a_connection_pooled_before_is_replaced(
+    make_app: AppMaker, postgresql_db: MakeDatabase
+) -> None:
+    from flask_schemaver.runtime import connections
+
+    app = make_app(postgresql_db(), tables={}, SCHEMAVER_CONNECT_TIMEOUT=7)
+    with app.app_context():
+        bind = make_app.schemaver.binds["default"]
+        with bind.engine.connect():
+            pass  # the app's own connection, made without the timeout, now pooled
+        with connections.connect(bind) as connection:
+            driver: Any = connection.connection.dbapi_connection
+            given = driver.info.get_parameters()
+    assert given["connect_timeout"] == "7"
+    assert given["keepalives_idle"] == "7"
+
+
+@pytest.mark.postgresql
+def test_a_lock_that_died_with_its_session_is_not_released_again(
+    postgresql_server: sa.Engine,
+) -> None:
+    from flask_schemaver.dialects.postgresql import AdvisoryLock
+
+    engine = sa.create_engine(postgresql_server.url)
+    try:
+        with engine.connect() as connection:
+            lock = AdvisoryLock(connection, {"key": 4242})
+            assert lock.try_acquire()
+            connection.invalidate()  # as a read timeout or a dropped link does
+            lock.release()
+            # No new session was opened just to release a lock that no longer exists.
+            assert connection.invalidated
+    finally:
+        engine.dispose()

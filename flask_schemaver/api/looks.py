@@ -29,8 +29,9 @@ class LooksAPI(BindAPI):
         self, bind: BindNames = None
     ) -> dict[str, tuple[list[Revision], tuple[str, ...]]]:
         """Each bind's current revisions in full, as Alembic's ``current`` finds them:
-        those its version table names and the heads they depend on; and the names in
-        the version table that no revision file has.
+        those its version table names and the revisions they depend on that no other
+        of them builds on (heads among them are marked effective heads); and the names
+        in the version table that no revision file has.
 
         :param bind: a bind name, several, or None for every bind.
         """

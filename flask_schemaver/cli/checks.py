@@ -100,6 +100,7 @@ def print_check(result: CheckResult) -> None:
     "--since",
     multiple=True,
     metavar="REV",
+    callback=not_empty,
     help="Lint only the revisions after REV in its bind's chain; repeatable, "
     "one per bind.",
 )

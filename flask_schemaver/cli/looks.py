@@ -102,7 +102,7 @@ def print_lists(items: dict[str, list[Revision]], verbose: bool, empty: str) -> 
 @command()
 @bind_option
 def current(bind: tuple[str, ...]) -> None:
-    """Show the revision each bind's database is at, marked (head) when it is one."""
+    """Show the revisions each bind's database is at (and depends on), with marks."""
     for name, (revs, missing) in extension().current_revisions(bind).items():
         shown = [output.revision_line(rev, parents=False, doc=False) for rev in revs]
         shown += [f"{rev_id} (no revision file)" for rev_id in missing]

@@ -65,6 +65,8 @@ class SessionLock(Lock):
         return bool(self._scalar(self.acquire_sql))
 
     def release(self) -> None:
+        if self.connection.invalidated or self.connection.closed:
+            return  # the lock ended with its session; a new one would not hold it
         try:
             if self.connection.in_transaction():
                 self.connection.rollback()

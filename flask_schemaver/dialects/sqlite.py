@@ -69,8 +69,9 @@ class FileLock(Lock):
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise MigrationError(
-                f"cannot open the lock file {self.path}: {exc.strerror}; make its "
-                "folder writable, or set 'lock': False for this bind in SCHEMAVER_BINDS",
+                f"cannot open the lock file {self.path}: {exc.strerror}; make it (or "
+                "its folder) writable, or set 'lock': False for this bind in "
+                "SCHEMAVER_BINDS",
                 self.bind,
             ) from None
         try:

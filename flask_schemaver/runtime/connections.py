@@ -60,9 +60,14 @@ def migrating(bind: Bind, settings: Settings) -> Iterator[sa.Connection]:
         yield connection
 
 
+#: Where a pooled connection remembers the arguments flask_schemaver gave it.
+_GIVEN = "schemaver.connect_args"
+
+
 @contextmanager
 def _connected(bind: Bind, extra: dict[str, Any]) -> Iterator[sa.Connection]:
-    """``bind.engine.connect()``, a new DBAPI connection given ``extra`` arguments."""
+    """``bind.engine.connect()`` on a DBAPI connection that was given ``extra``: one
+    the pool holds from before, made without them, is replaced."""
     if not extra:
         with bind.engine.connect() as connection:
             yield connection
@@ -70,10 +75,14 @@ def _connected(bind: Bind, extra: dict[str, Any]) -> Iterator[sa.Connection]:
 
     def add_arguments(dialect: Any, record: Any, cargs: Any, cparams: Any) -> None:
         cparams.update(extra)
+        record.info[_GIVEN] = dict(extra)
 
     sa.event.listen(bind.engine, "do_connect", add_arguments)
     try:
         connection = bind.engine.connect()
+        if connection.connection.info.get(_GIVEN) != extra:
+            connection.invalidate()
+            connection.connection  # noqa: B018  # connects again, with the arguments
     finally:
         sa.event.remove(bind.engine, "do_connect", add_arguments)
     with connection:

@@ -113,12 +113,25 @@ def _unreadable_chain(bind: Bind, exc: BaseException) -> MigrationError | None:
             "link?); remove it or restore what it points to",
             bind.name,
         )
+    where = _file_in(exc) or str(bind.directory)
     return MigrationError(
-        f"the revision files in {bind.directory} can't be read as a chain "
-        f"({type(exc).__name__}: {exc}); check that each file's revision, "
-        "down_revision, branch_labels and depends_on are strings (or tuples of them)",
+        f"{where} can't be read as a revision file ({type(exc).__name__}: {exc}); "
+        "check that its revision, down_revision, branch_labels and depends_on are "
+        "strings (or tuples of them)",
         bind.name,
     )
+
+
+def _file_in(exc: BaseException) -> str | None:
+    """The revision file Alembic was loading when ``exc`` was raised, if known."""
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        code, local = tb.tb_frame.f_code, tb.tb_frame.f_locals
+        if code.co_name == "_from_path" and isinstance(local.get("filename"), str):
+            found = os.path.join(str(local.get("dir_", "")), local["filename"])
+        tb = tb.tb_next
+    return found
 
 
 def partly_applied(bind: Bind, revision: str) -> str:
@@ -172,12 +185,21 @@ def _from_revision(
     )
 
 
+#: Alembic's warning for a parent that no revision has: the parent and who names it.
+_MISSING_PARENT = re.compile(r"Revision (\S+) referenced from \w+\('([^']+)'")
+#: Alembic's complaint when a downgrade target is not below the current revision.
+_NOT_BELOW = re.compile(r"is not an ancestor of revision")
+
+
 def _warned(bind: Bind, exc: UserWarning) -> MigrationError:
     """The warnings of Alembic's that flask_schemaver refuses to go past."""
-    if "is not present" in str(exc):
+    missing = _MISSING_PARENT.search(str(exc))
+    if missing:
+        parent, child = missing.groups()
         return MigrationError(
-            f"{exc} in {bind.directory}: no revision file has it; fix the "
-            "down_revision (or depends_on) that names it, or restore the file",
+            f"revision {child} names {parent} as its down_revision (or depends_on), "
+            f"but no revision file in {bind.directory} has it; fix that name in "
+            f"{child}'s file, or restore the file of {parent}",
             bind.name,
         )
     return MigrationError(
@@ -197,6 +219,13 @@ def _revision_error(
         return _unknown_revision(bind, exc)
     if isinstance(exc, revision_errors.CycleDetected):
         return _cycle(bind, exc)
+    if _NOT_BELOW.search(str(exc)):
+        return MigrationError(
+            "the target is not below where the database is, so there is nothing to "
+            "downgrade to it; 'flask db current' and 'flask db history' show where "
+            "the database is (use upgrade to go up)",
+            bind.name,
+        )
     return MigrationError(bind.hide_secrets(str(exc)), bind.name)
 
 

@@ -106,6 +106,8 @@ class _Parallel:
         self.events = self.context.Queue()
         #: Set to stop every worker before its next revision.
         self.stop = self.context.Event()
+        #: Ctrl-C or SIGTERM received by this process (the workers count their own).
+        self.interrupts = 0
         self.running: dict[int, Any] = {}
         self.results: dict[int, list[RunResult]] = {}
 
@@ -119,7 +121,8 @@ class _Parallel:
                     # Ctrl-C or SIGTERM: no revision starts any more; the workers
                     # stop after the ones they are running. A second one stops
                     # those too, whether or not it reached the workers themselves.
-                    if self.stop.is_set():
+                    self.interrupts += 1
+                    if self.interrupts > 1:
                         self._stop_now()
                     self.stop.set()
                     self.waiting.clear()
