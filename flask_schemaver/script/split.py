@@ -230,8 +230,15 @@ def _keep_working(
         parents = _reduce(
             [n for p in rev.parents for n in split.nearest[p]], original_of, ancestors
         )
-        if not works and len(parents) < 2:
-            split.nearest[rev.revision] = parents
+        # What must be applied before it, through its dependencies too: a revision
+        # left out passes that on, so nothing built on it can run before.
+        needed = _reduce(
+            [*parents, *_nearest_dependencies(rev, split, labels)],
+            original_of,
+            ancestors,
+        )
+        if not works and len(parents) < 2 and len(needed) < 2:
+            split.nearest[rev.revision] = needed
             continue
         if not works:
             merges.append(rev.revision)
@@ -267,9 +274,7 @@ def _depends(
 ) -> tuple[str, ...]:
     """The dependencies in the bind's chain: each old one's nearest kept revision,
     unless the parents already bring it."""
-    wanted = [
-        n for d in as_ids(rev.depends_on) for n in split.nearest[labels.get(d, d)]
-    ]
+    wanted = _nearest_dependencies(rev, split, labels)
     below = {original_of[p] for p in parents}
     for p in parents:
         below |= ancestors[original_of[p]]
@@ -278,6 +283,13 @@ def _depends(
         for d in _reduce([*parents, *wanted], original_of, ancestors)
         if d not in parents and original_of[d] not in below
     )
+
+
+def _nearest_dependencies(
+    rev: SharedRevision, split: BindSplit, labels: Mapping[str, str]
+) -> list[str]:
+    """The bind's revisions that stand for ``rev``'s dependencies."""
+    return [n for d in as_ids(rev.depends_on) for n in split.nearest[labels.get(d, d)]]
 
 
 def _bind_file(
@@ -361,8 +373,8 @@ def _note(
         )
     if merges:
         split.decisions.append(
-            f"kept as empty merges, joining branches that both have work for this "
-            f"bind: {', '.join(merges)}"
+            "kept as empty merges, joining branches that both have work for this "
+            f"bind (or keeping a dependency on one): {', '.join(merges)}"
         )
     if labelled:
         split.decisions.append(
