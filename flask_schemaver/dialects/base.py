@@ -6,6 +6,7 @@ This module must not import Alembic.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Any
 from typing import TYPE_CHECKING
@@ -140,6 +141,17 @@ class Dialect:
 
     def prepare_autogenerate(self, context: MigrationContext) -> None:
         """Tune ``context`` before autogenerate compares models with the database."""
+
+    def table_signatures(
+        self, connection: sa.Connection, schemas: Sequence[str | None]
+    ) -> dict[tuple[str | None, str], str | None] | None:
+        """For each table of ``schemas`` (None: the default schema), a text that
+        changes whenever anything SQLAlchemy reflects of the table changes, read in one
+        go; None for a table (or every table) the dialect cannot vouch for.
+
+        Lets a series of schema snapshots read again only the tables that changed.
+        """
+        return None
 
     def create_database(self, admin: sa.Connection, name: str) -> None:
         """Create the database ``name`` on ``admin``'s server."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,37 @@ _OWNERS = sa.text(
     "JOIN pg_class AS t ON t.oid = d.refobjid "
     "JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid "
     "WHERE c.relkind = 'S'"
+)
+
+
+# Everything SQLAlchemy reflects of each table, as text: its columns (rows of
+# pg_attribute, defaults, comments, types with their enum labels or domain
+# definitions), constraints and indexes as the server renders them (so a renamed table
+# or column that a foreign key names shows too), options and comment.
+_SIGNATURES = sa.text(
+    "SELECT n.nspname, c.relname, md5(concat_ws('|', c.relkind, c.relispartition, "
+    "array_to_string(c.reloptions, ','), obj_description(c.oid, 'pg_class'), "
+    "(SELECT string_agg(concat_ws(':', row_to_json(a)::text, "
+    "pg_get_expr(d.adbin, d.adrelid), col_description(c.oid, a.attnum), "
+    "format_type(a.atttypid, a.atttypmod), t.typtype, "
+    "format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault, "
+    "(SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e "
+    "WHERE e.enumtypid = a.atttypid), "
+    "(SELECT string_agg(pg_get_constraintdef(dc.oid), ',' ORDER BY dc.conname) "
+    "FROM pg_constraint dc WHERE dc.contypid = a.atttypid)), ',' ORDER BY a.attnum) "
+    "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+    "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+    "WHERE a.attrelid = c.oid AND a.attnum > 0), "
+    "(SELECT string_agg(concat_ws(':', con.conname, con.contype, "
+    "pg_get_constraintdef(con.oid), con.condeferrable, con.condeferred, "
+    "obj_description(con.oid, 'pg_constraint')), ',' ORDER BY con.conname) "
+    "FROM pg_constraint con WHERE con.conrelid = c.oid), "
+    "(SELECT string_agg(concat_ws(':', ic.relname, pg_get_indexdef(i.indexrelid), "
+    "obj_description(i.indexrelid, 'pg_class')), ',' ORDER BY ic.relname) "
+    "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
+    "WHERE i.indrelid = c.oid))) "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p', 'f') AND n.nspname = ANY(:schemas)"
 )
 
 
@@ -124,6 +156,21 @@ class PostgreSQL(Dialect):
                 del column_info["default"]
 
         context.impl.autogen_column_reflect = autogen_column_reflect  # type: ignore[method-assign]
+
+    def table_signatures(
+        self, connection: sa.Connection, schemas: Sequence[str | None]
+    ) -> dict[tuple[str | None, str], str | None] | None:
+        default = connection.dialect.default_schema_name
+        names = [default if s is None else s for s in schemas]
+        found: dict[tuple[str | None, str], str | None] = {}
+        for schema, table, signature in connection.execute(
+            _SIGNATURES, {"schemas": names}
+        ):
+            if None in schemas and schema == default:
+                found[(None, table)] = signature
+            if schema in schemas:
+                found[(schema, table)] = signature
+        return found
 
     def empty_database(self, admin: sa.Engine, url: sa.URL) -> None:
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)

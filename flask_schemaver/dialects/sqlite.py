@@ -18,6 +18,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Any
 from typing import TYPE_CHECKING
@@ -115,6 +116,36 @@ class SQLite(Dialect):
         path = lock_path(bind)
         return NoLock() if path is None else FileLock(path, bind.name)
 
+    def table_signatures(
+        self, connection: sa.Connection, schemas: Sequence[str | None]
+    ) -> dict[tuple[str | None, str], str | None] | None:
+        """Each table's CREATE statements as SQLite keeps them: the table's own, its
+        indexes' and triggers', and those of the tables its foreign keys name (whose
+        primary key a foreign key without columns refers to)."""
+        found: dict[tuple[str | None, str], str | None] = {}
+        quote = connection.dialect.identifier_preparer.quote
+        for schema in schemas:
+            master = f"{quote(schema)}.sqlite_master" if schema else "sqlite_master"
+            rows = connection.exec_driver_sql(
+                f"SELECT type, name, tbl_name, sql FROM {master}"
+            ).all()
+            tables = {
+                name.lower(): sql or ""
+                for kind, name, _, sql in rows
+                if kind == "table"
+            }
+            parts: dict[str, list[str]] = {}
+            for kind, name, table, sql in rows:
+                parts.setdefault(table, []).append(f"{kind}\x00{name}\x00{sql}")
+            for table, items in parts.items():
+                referred = _referred(tables.get(table.lower(), ""))
+                if referred is None:
+                    found[(schema, table)] = None
+                    continue
+                items += [f"refers\x00{r}\x00{tables.get(r, '')}" for r in referred]
+                found[(schema, table)] = "\x01".join(sorted(items))
+        return found
+
     @contextmanager
     def migrating(self, connection: sa.Connection) -> Iterator[None]:
         driver: Any = connection.connection.dbapi_connection
@@ -134,6 +165,30 @@ class SQLite(Dialect):
             if connection.in_transaction():
                 connection.rollback()
             driver.isolation_level = previous
+
+
+#: A table named after REFERENCES, quoted in any of SQLite's ways or not.
+_REFERENCES = re.compile(
+    r'\bREFERENCES\s+("(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|\'(?:[^\']|\'\')+\'|[\w$]+)',
+    re.IGNORECASE,
+)
+
+
+def _referred(sql: str) -> list[str] | None:
+    """The tables the foreign keys of a CREATE TABLE statement name, lower-cased;
+    None when some cannot be told."""
+    names = [_unquote(m) for m in _REFERENCES.findall(sql)]
+    if len(names) != len(re.findall(r"\bREFERENCES\b", sql, re.IGNORECASE)):
+        return None
+    return sorted({n.lower() for n in names})
+
+
+def _unquote(name: str) -> str:
+    if name[:1] in "\"`'" and len(name) > 1:
+        return name[1:-1].replace(name[0] * 2, name[0])
+    if name[:1] == "[":
+        return name[1:-1]
+    return name
 
 
 dialect = SQLite("sqlite")

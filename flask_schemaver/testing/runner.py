@@ -144,7 +144,7 @@ class MigrationRunner:
         """What the bind's throwaway database holds: tables, columns, indexes,
         constraints, views, sequences and types, without version tables and the
         tables of other binds."""
-        from .checks import snapshot
+        from .snapshots import snapshot
 
         return snapshot(self._pick(bind))
 

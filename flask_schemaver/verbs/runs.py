@@ -33,6 +33,7 @@ from .tracking import Tracker
 if TYPE_CHECKING:
     from ..binds import Bind
     from ..options import WaitCallback
+    from ..results import Verb
     from ..script.graph import RevisionGraph
     from ..settings import Settings
 
@@ -265,12 +266,7 @@ def _online(
     scripts: RevisionGraph,
 ) -> RunResult:
     """The run itself, on ``connection``, once the bind's lock is held."""
-    if bind.history:
-        history.ensure(bind, connection)
-        # Only where DDL commits as it runs are starts recorded; stamp stays the way
-        # to repair by hand.
-        if not bind.transactional_ddl and options.verb != "stamp":
-            _refuse_unfinished(bind, connection)
+    prepare(bind, connection, options.verb)
     # Another process may have migrated the bind while this one waited.
     before = environment.current_heads(bind, connection, strict=not options.purge)
     if preflight.at_target(bind, scripts, options, before):
@@ -292,6 +288,17 @@ def _online(
     tracker.finished()
     after = environment.current_heads(bind, connection)
     return RunResult(bind.name, before, after, tracker.steps)
+
+
+def prepare(bind: Bind, connection: sa.Connection, verb: Verb) -> None:
+    """Make the bind's history table, and refuse to run after an interrupted revision
+    where DDL commits as it runs; once the lock is held."""
+    if bind.history:
+        history.ensure(bind, connection)
+        # Only where DDL commits as it runs are starts recorded; stamp stays the way
+        # to repair by hand.
+        if not bind.transactional_ddl and verb != "stamp":
+            _refuse_unfinished(bind, connection)
 
 
 def _keywords(options: RunOptions) -> dict[str, Any]:
