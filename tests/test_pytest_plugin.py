@@ -856,3 +856,77 @@ def test_irreversible_revision_left_out(
     branchy_history(make_app.migrations / "versions", leave_b2=True)
     CHECKS[check](schemaver_runner, "default", ["bb02"])
     assert set(schemaver_runner.current()) == {"dd01", "xx01"}
+
+
+# -- databases at head, copied for each test --------------------------------------------
+
+MIGRATED_TEST = """
+def test_first(schemaver_migrated):
+    assert schemaver_migrated.current("default") == ("d200",)
+    assert schemaver_migrated.current("analytics") == ("a200",)
+    assert schemaver_migrated.current("audit") == ("b100",)
+    schemaver_migrated.insert(
+        "users", {"id": 1, "first_name": "Ada", "last_name": "L"}, bind="default"
+    )
+
+
+def test_second(schemaver_migrated):
+    assert schemaver_migrated.rows("users", bind="default") == []
+"""
+
+
+def kept_templates(pytester: pytest.Pytester, urls: dict[str, str]) -> set[int]:
+    """The identities of the templates kept: inode of each file, oid of each database."""
+    if urls["default"].startswith("sqlite"):
+        folder = pytester.path / ".pytest_cache" / "d" / "schemaver"
+        return {p.stat().st_ino for p in folder.glob("*.db")}
+    engine = sa.create_engine(POSTGRESQL_URL)
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.text(
+                "SELECT oid, datname FROM pg_database WHERE datname LIKE "
+                "'schemaver\\_keep\\_%'"
+            )
+        ).all()
+    engine.dispose()
+    return {oid for oid, name in found}
+
+
+@pytest.mark.slow
+def test_migrated_copies_and_kept_templates(
+    pytester: pytest.Pytester, urls: dict[str, str]
+) -> None:
+    """schemaver_migrated gives each test its own copy at head; --schemaver-keepdb
+    keeps the templates, and the next run uses them; a run without it keeps none."""
+    sample(pytester, urls, ini="")
+    pytester.makepyfile(test_migrated=MIGRATED_TEST)
+    before = kept_templates(pytester, urls)
+    result = pytester.runpytest_inprocess("-k", "migrated")
+    result.assert_outcomes(passed=2, deselected=1)
+    assert kept_templates(pytester, urls) == before
+    result = pytester.runpytest_inprocess("-k", "migrated", "--schemaver-keepdb")
+    result.assert_outcomes(passed=2, deselected=1)
+    kept = kept_templates(pytester, urls) - before
+    assert len(kept) == 2  # the default database (with audit), and analytics
+    result = pytester.runpytest_inprocess("-k", "migrated", "--schemaver-keepdb")
+    result.assert_outcomes(passed=2, deselected=1)
+    assert kept_templates(pytester, urls) - before == kept  # used, not built again
+    (
+        pytester.path / "sample" / "migrations" / "analytics" / "a200_add_referrer.py"
+    ).write_text(
+        revision_header("a200", "a100", message="add referrer")
+        + "\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+    )
+    result = pytester.runpytest_inprocess("-k", "migrated", "--schemaver-keepdb")
+    result.assert_outcomes(passed=2, deselected=1)
+    now = kept_templates(pytester, urls) - before
+    assert len(now) == 2 and len(now & kept) == 1  # analytics built again
+    if not urls["default"].startswith("sqlite"):
+        engine = sa.create_engine(POSTGRESQL_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            for (name,) in connection.execute(
+                sa.text("SELECT datname FROM pg_database WHERE oid = ANY(:oids)"),
+                {"oids": list(now)},
+            ):
+                connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        engine.dispose()

@@ -5,6 +5,7 @@ This module must not import Alembic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -165,3 +166,34 @@ class Dialect:
     def drop_database(self, admin: sa.Connection, name: str) -> None:
         """Drop the database ``name``, ending the sessions still connected to it."""
         raise NotImplementedError
+
+    # -- template databases for tests: built once, copied for each test -------------
+
+    def copier(self, admin: sa.Engine, template: str) -> Callable[[str], None] | None:
+        """A function that makes the database it is given the name of a copy of
+        ``template``: its tables, rows, sequences and the rest; None when this kind
+        of database cannot copy ``template`` faithfully (each copy is then built
+        from empty, by upgrading)."""
+        return None
+
+    def seal(self, admin: sa.Engine, name: str) -> None:
+        """The template ``name`` is built: keep sessions from connecting to it."""
+
+    def mark(self, admin: sa.Engine, name: str, mark: str) -> None:
+        """Record ``mark`` on the database ``name``, once it is completely built."""
+        raise NotImplementedError
+
+    def marked(self, admin: sa.Engine, name: str) -> str | None:
+        """The mark recorded on the database ``name``; None if it has none, or does
+        not exist."""
+        raise NotImplementedError
+
+    def database_names(self, admin: sa.Engine, prefix: str) -> list[str]:
+        """The databases of ``admin``'s server whose names start with ``prefix``."""
+        raise NotImplementedError
+
+    @contextmanager
+    def server_lock(self, admin: sa.Engine, name: str) -> Iterator[None]:
+        """Hold a lock named ``name`` on ``admin``'s server for the ``with`` block,
+        waiting for it as long as it takes."""
+        yield

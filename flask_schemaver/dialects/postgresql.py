@@ -14,7 +14,10 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -193,6 +196,62 @@ class PostgreSQL(Dialect):
     def drop_database(self, admin: sa.Connection, name: str) -> None:
         quoted = admin.dialect.identifier_preparer.quote_identifier(name)
         admin.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+
+    def copier(self, admin: sa.Engine, template: str) -> Callable[[str], None] | None:
+        """``CREATE DATABASE ... TEMPLATE``: the server copies the files, sequences,
+        rows and all. No session may be connected to the template meanwhile."""
+        quote = admin.dialect.identifier_preparer.quote_identifier
+
+        def copy(name: str) -> None:
+            with admin.connect() as connection:
+                connection.execute(
+                    sa.text(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}")
+                )
+
+        return copy
+
+    def seal(self, admin: sa.Engine, name: str) -> None:
+        quoted = admin.dialect.identifier_preparer.quote_identifier(name)
+        with admin.connect() as connection:
+            connection.execute(
+                sa.text(f"ALTER DATABASE {quoted} WITH ALLOW_CONNECTIONS false")
+            )
+
+    def mark(self, admin: sa.Engine, name: str, mark: str) -> None:
+        quoted = admin.dialect.identifier_preparer.quote_identifier(name)
+        literal = "'" + mark.replace("'", "''") + "'"
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"COMMENT ON DATABASE {quoted} IS {literal}")
+
+    def marked(self, admin: sa.Engine, name: str) -> str | None:
+        with admin.connect() as connection:
+            found = connection.execute(
+                sa.text(
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                    "WHERE datname = :name"
+                ),
+                {"name": name},
+            ).scalar()
+        return str(found) if found is not None else None
+
+    def database_names(self, admin: sa.Engine, prefix: str) -> list[str]:
+        with admin.connect() as connection:
+            names = connection.scalars(sa.text("SELECT datname FROM pg_database"))
+            return sorted(n for n in names if n.startswith(prefix))
+
+    @contextmanager
+    def server_lock(self, admin: sa.Engine, name: str) -> Iterator[None]:
+        key = int.from_bytes(
+            hashlib.sha256(name.encode()).digest()[:8], "big", signed=True
+        )
+        with admin.connect() as connection:
+            connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                connection.execute(
+                    sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key}
+                )
 
 
 dialect = PostgreSQL("postgresql")

@@ -1,8 +1,10 @@
 """Testing migrations: throwaway databases, a runner that migrates them and moves rows
 across revisions, the built-in checks, and the pytest plugin.
 
-:mod:`.databases` makes the throwaway databases, :mod:`.runner` holds
-:class:`MigrationRunner`, :mod:`.checks` the built-in checks, :mod:`.multidb` the
+:mod:`.databases` makes the throwaway databases, :mod:`.templates` the databases
+built at head once and copied for each test, :mod:`.runner` holds
+:class:`MigrationRunner`, :mod:`.checks` the built-in checks (with the schema
+snapshots of :mod:`.snapshots`), :mod:`.multidb` the
 comparison of a converted ``--multidb`` project with its old layout, and
 :mod:`.plugin` the pytest plugin, which pytest loads in every run of a project that
 has flask_schemaver installed: it imports nothing heavy, and neither does this
@@ -18,8 +20,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .databases import ThrowawayDatabases as ThrowawayDatabases
     from .runner import MigrationRunner as MigrationRunner
+    from .templates import TemplateDatabases as TemplateDatabases
 
-_PUBLIC = {"MigrationRunner": "runner", "ThrowawayDatabases": "databases"}
+_PUBLIC = {
+    "MigrationRunner": "runner",
+    "ThrowawayDatabases": "databases",
+    "TemplateDatabases": "templates",
+}
 
 __all__ = list(_PUBLIC)
 

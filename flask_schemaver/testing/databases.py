@@ -77,6 +77,10 @@ class ThrowawayDatabases:
             return
         self._free[key].append(url.database)
 
+    def server(self, url: sa.URL, bind: str) -> sa.Engine:
+        """An engine on the server of ``url`` that may create and drop databases."""
+        return self._admin(url, _server_key(url), bind)
+
     def close(self) -> None:
         """Drop every database made; dispose of the server connections."""
         for key, admin in self._admins.items():

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from .databases import ThrowawayDatabases
     from .runner import MigrationRunner
+    from .templates import TemplateDatabases
 
 _CHECK_NAMES = (
     "single-head, upgrade, models-match, stairway, clean-downgrade, and "
@@ -42,6 +43,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="run the built-in migration checks for every bind of the app "
         f"({_CHECK_NAMES}); same as the schemaver_checks ini option",
+    )
+    group.addoption(
+        "--schemaver-keepdb",
+        action="store_true",
+        default=False,
+        help="keep the template databases of schemaver_migrated after the run, and "
+        "use those an earlier run kept while what they are built from is unchanged; "
+        "same as the schemaver_keepdb ini option",
+    )
+    parser.addini(
+        "schemaver_keepdb",
+        "keep the template databases of schemaver_migrated between runs (like "
+        "--schemaver-keepdb)",
+        type="bool",
+        default=False,
     )
     parser.addini(
         "schemaver_checks",
@@ -140,6 +156,46 @@ def schemaver_databases() -> Iterator[ThrowawayDatabases]:
     databases.close()
 
 
+@pytest.fixture(scope="session")
+def schemaver_templates(
+    schemaver_databases: ThrowawayDatabases,
+    tmp_path_factory: pytest.TempPathFactory,
+    pytestconfig: pytest.Config,
+) -> Iterator[TemplateDatabases]:
+    """The template databases of :func:`schemaver_migrated`: each database of the app
+    at its heads, built once per session; dropped at its end unless kept
+    (``--schemaver-keepdb``)."""
+    from .templates import TemplateDatabases
+
+    keep = bool(
+        pytestconfig.getoption("schemaver_keepdb")
+        or pytestconfig.getini("schemaver_keepdb")
+    )
+    cache = getattr(pytestconfig, "cache", None)
+    templates = TemplateDatabases(
+        schemaver_databases,
+        tmp_path_factory.mktemp("schemaver-templates"),
+        keep=keep,
+        keep_folder=cache.mkdir("schemaver") if keep and cache is not None else None,
+    )
+    yield templates
+    templates.close()
+
+
+@pytest.fixture
+def schemaver_migrated(
+    app: Flask,
+    schemaver_databases: ThrowawayDatabases,
+    schemaver_templates: TemplateDatabases,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[MigrationRunner]:
+    """A :class:`~flask_schemaver.testing.MigrationRunner` for the ``app`` fixture: every
+    bind on a fresh copy of a database already migrated to its heads."""
+    yield from _runner(
+        app, schemaver_databases, tmp_path_factory, templates=schemaver_templates
+    )
+
+
 @pytest.fixture
 def schemaver_runner(
     app: Flask,
@@ -148,12 +204,24 @@ def schemaver_runner(
 ) -> Iterator[MigrationRunner]:
     """A :class:`~flask_schemaver.testing.MigrationRunner` for the ``app`` fixture: every
     bind on an empty throwaway database."""
+    yield from _runner(app, schemaver_databases, tmp_path_factory)
+
+
+def _runner(
+    app: Flask,
+    databases: ThrowawayDatabases,
+    tmp_path_factory: pytest.TempPathFactory,
+    templates: TemplateDatabases | None = None,
+) -> Iterator[MigrationRunner]:
     from ..exceptions import SchemaVerError
     from .runner import MigrationRunner
 
     try:
         runner = MigrationRunner(
-            app, schemaver_databases, tmp_path_factory.mktemp("schemaver")
+            app,
+            databases,
+            tmp_path_factory.mktemp("schemaver"),
+            templates=templates,
         )
     except SchemaVerError as exc:
         # One line, no traceback: its locals would show the database URLs.

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from ..results import Verb
     from ..settings import Settings
+    from .templates import TemplateDatabases
 
 _KEYWORDS = frozenset({"head", "heads", "base"})
 
@@ -44,8 +45,9 @@ _KEYWORDS = frozenset({"head", "heads", "base"})
 class MigrationRunner:
     """Migrates an app's binds on throwaway databases.
 
-    Every bind of ``app`` gets an empty database of the kind its URL names; binds that
-    share a database in the app's configuration share one here too. The app's own
+    Every bind of ``app`` gets an empty database of the kind its URL names, or, with
+    ``templates``, a fresh copy of a database already at its heads; binds that share a
+    database in the app's configuration share one here too. The app's own
     engines (and ``db.session``) are left alone: reach the throwaway databases through
     the runner.
 
@@ -53,7 +55,14 @@ class MigrationRunner:
     the revision or table given belongs to one bind only.
     """
 
-    def __init__(self, app: Flask, databases: ThrowawayDatabases, folder: Path) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        databases: ThrowawayDatabases,
+        folder: Path,
+        *,
+        templates: TemplateDatabases | None = None,
+    ) -> None:
         state = app.extensions.get("schemaver")
         if state is None:
             raise ConfigError(
@@ -68,22 +77,28 @@ class MigrationRunner:
         # A Flask-Migrate --multidb chain holds every bind's work: never run as is.
         refuse_per_engine(configured.values())
         self._databases = databases
+        self._templates = templates
         self._urls: list[sa.URL] = []
         self._engines: list[sa.Engine] = []
         #: The app's binds by name, each pointed at its throwaway database.
         self.binds: dict[str, Bind] = {}
-        shared: dict[tuple[Any, ...], sa.Engine] = {}
+        groups: dict[tuple[Any, ...], list[Bind]] = {}
+        for bind in configured.values():
+            groups.setdefault(database_identity(bind.engine), []).append(bind)
+        engines: dict[tuple[Any, ...], sa.Engine] = {}
         try:
+            for where, group in groups.items():
+                first = group[0]
+                sqlite_file = folder / f"{first.name}.db"
+                if templates is None:
+                    url = databases.acquire(first.engine.url, sqlite_file, first.name)
+                else:
+                    url = templates.acquire(group, self.settings, sqlite_file)
+                self._urls.append(url)
+                engines[where] = sa.create_engine(url)
+                self._engines.append(engines[where])
             for bind in configured.values():
-                where = database_identity(bind.engine)
-                engine = shared.get(where)
-                if engine is None:
-                    url = databases.acquire(
-                        bind.engine.url, folder / f"{bind.name}.db", bind.name
-                    )
-                    self._urls.append(url)
-                    engine = shared[where] = sa.create_engine(url)
-                    self._engines.append(engine)
+                engine = engines[database_identity(bind.engine)]
                 self.binds[bind.name] = dataclasses.replace(bind, engine=engine)
         except BaseException:
             self.close()
@@ -94,8 +109,11 @@ class MigrationRunner:
         for engine in self._engines:
             engine.dispose()
         self._engines.clear()
+        release = self._databases.release
+        if self._templates is not None:
+            release = self._templates.release
         for url in self._urls:
-            self._databases.release(url)
+            release(url)
         self._urls.clear()
 
     # -- binds and revisions ----------------------------------------------------------
