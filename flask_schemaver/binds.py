@@ -141,12 +141,42 @@ class Bind:
             return user_hook(obj, name, type_, reflected, compare_to)
         return True
 
+    def include_name(
+        self, name: str | None, type_: str, parent_names: dict[str, Any]
+    ) -> bool:
+        """Leave out, before anything about them is read, the tables that
+        :meth:`include_object` leaves out and no model of this bind names; then ask
+        the user's hook."""
+        return self._name_filter(self._not_ours())(name, type_, parent_names)
+
+    def _name_filter(
+        self, skipped: set[tuple[str | None, str]]
+    ) -> Callable[[str | None, str, dict[str, Any]], bool]:
+        user_hook: Callable[..., bool] | None = self.context_options.get(
+            "user_include_name"
+        )
+
+        def include_name(
+            name: str | None, type_: str, parent_names: dict[str, Any]
+        ) -> bool:
+            if type_ == "table" and (parent_names.get("schema_name"), name) in skipped:
+                return False
+            return user_hook is None or bool(user_hook(name, type_, parent_names))
+
+        return include_name
+
+    def _not_ours(self) -> set[tuple[str | None, str]]:
+        where = self.version_table_schema
+        names = {*self.foreign_tables, (where, self.history_table)}
+        names |= {(where, self.backfill_table), (None, FLASK_MIGRATE_TABLE)}
+        return names - {(t.schema, t.name) for t in self.metadata.tables.values()}
+
     def configure_options(self) -> dict[str, Any]:
         """Keyword arguments for ``EnvironmentContext.configure`` on this bind."""
-        options = {
-            k: v for k, v in self.context_options.items() if k != "user_include_object"
-        }
+        hooks = ("user_include_object", "user_include_name")
+        options = {k: v for k, v in self.context_options.items() if k not in hooks}
         options["include_object"] = self.include_object
+        options["include_name"] = self._name_filter(self._not_ours())
         options["version_table"] = self.version_table
         options["version_table_schema"] = self.version_table_schema
         return options
@@ -297,8 +327,9 @@ def _context_options(
     }
     options.update(settings.context)
     options.update(per_bind)
-    if "include_object" in options:
-        options["user_include_object"] = options.pop("include_object")
+    for hook in ("include_object", "include_name"):
+        if hook in options:
+            options[f"user_{hook}"] = options.pop(hook)
     return options
 
 

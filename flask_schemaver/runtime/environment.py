@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from . import autogen
 from . import backfill
 from . import connections
 from . import versions
+from .collecting import fewer_collections
 from .errors import translate_errors
 
 if TYPE_CHECKING:
@@ -128,12 +130,24 @@ def imported_scripts(config: Config) -> ScriptDirectory:
     bind: Bind = config.attributes[_BIND]
     folder = bind.directory.resolve()
     files = revision_files.fingerprint(folder)
+    _digests[folder] = dict(files)
     cached = _imported.get(folder)
     if cached is not None and cached[0] == files:
         return cached[1]
     scripts = script_directory(config)
     _imported[folder] = (files, scripts)
     return scripts
+
+
+#: Per revision folder: each file's SHA-256, as :func:`imported_scripts` last read it.
+_digests: dict[Path, dict[str, str]] = {}
+
+
+def known_digest(path: str) -> str | None:
+    """The SHA-256 of the revision file at ``path`` as it was read when the folder's
+    files were last imported (the content that runs); None if not known."""
+    folder, name = os.path.split(path)
+    return _digests.get(Path(folder).resolve(), {}).get(name)
 
 
 def run_online(
@@ -331,7 +345,11 @@ def compare_models(bind: Bind) -> ops.UpgradeOps:
     """What autogenerate would write for the bind: its models against its database."""
     from alembic.autogenerate import produce_migrations
 
-    with translate_errors(bind), connections.connect(bind) as connection:
+    with (
+        fewer_collections(),
+        translate_errors(bind),
+        connections.connect(bind) as connection,
+    ):
         options = bind.configure_options()
         options["target_metadata"] = bind.metadata
         context = MigrationContext.configure(connection, opts=options)

@@ -18,6 +18,7 @@ import hashlib
 import socket
 from dataclasses import dataclass
 from dataclasses import replace
+from typing import Any
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -118,21 +119,26 @@ def write(
     direction: Direction,
     path: str | None,
     seconds: float | None,
+    digest: str | None = None,
 ) -> None:
-    """Add one row, on ``connection`` (inside the caller's transaction)."""
+    """Add one row, on ``connection`` (inside the caller's transaction). ``digest``
+    is the file's checksum when it is known already."""
+    values = row(revision, direction, digest or (checksum(path) if path else None))
+    values["applied_at"] = datetime.datetime.now(datetime.timezone.utc)
+    values["seconds"] = seconds
+    connection.execute(_insert(table(bind)), values)
+
+
+def row(revision: str, direction: Direction, digest: str | None) -> dict[str, Any]:
+    """A row's values, but when it was applied and how long it took."""
     user, host = _who()
-    connection.execute(
-        _insert(table(bind)),
-        {
-            "revision": revision,
-            "direction": direction,
-            "checksum": checksum(path) if path else None,
-            "applied_at": datetime.datetime.now(datetime.timezone.utc),
-            "seconds": seconds,
-            "host": host,
-            "username": user,
-        },
-    )
+    return {
+        "revision": revision,
+        "direction": direction,
+        "checksum": digest,
+        "host": host,
+        "username": user,
+    }
 
 
 @functools.cache

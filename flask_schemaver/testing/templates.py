@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import itertools
 import os
 import sqlite3
 import uuid
+from collections import deque
 from collections.abc import Callable
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
 
 #: The names kept templates start with.
 KEEP_PREFIX = "schemaver_keep_"
+#: Copies made ahead of the tests that will ask for them, at most, per template.
+_AHEAD = 3
 
 
 @dataclass
@@ -65,8 +69,9 @@ class _Template:
     server: sa.URL | None = None
     #: Makes a copy with the given name; None to build each copy by upgrading.
     copier: Callable[[str], None] | None = None
-    #: A copy made ahead of the next test that asks, once the template is in use.
-    spare: Future[str] | None = None
+    #: Copies being made ahead of the next tests that ask, once the template serves
+    #: more than one test.
+    spares: deque[Future[str]] = field(default_factory=deque)
     uses: int = 0
     #: Why it could not be built, said again to every test that asks.
     error: SchemaVerError | None = None
@@ -100,7 +105,8 @@ class TemplateDatabases:
         #: Server copies handed out: URL rendered without the password -> template.
         self._lent: dict[str, tuple[sa.URL, _Template | None]] = {}
         self._numbers = itertools.count(1)
-        self._background = ThreadPoolExecutor(1, thread_name_prefix="schemaver")
+        #: Copies made ahead, and dropped, while tests run.
+        self._background = ThreadPoolExecutor(_AHEAD, thread_name_prefix="schemaver")
         #: Fingerprints computed, and templates built, in this session: what the
         #: tests of the plugin count.
         self.built = 0
@@ -144,10 +150,6 @@ class TemplateDatabases:
     def close(self) -> None:
         """Drop every copy, and every template that is not kept."""
         self._background.shutdown(wait=True)
-        for template in self._templates.values():
-            if template.spare is not None:
-                with contextlib.suppress(Exception):
-                    template.copies.append(template.spare.result())
         for copy, _ in list(self._lent.values()):
             self.release(copy)
         for template in self._templates.values():
@@ -263,19 +265,18 @@ class TemplateDatabases:
                     self._drop(url, stale)
 
     def _copy(self, template: _Template, kind: Dialect, admin: sa.Engine) -> str:
-        """A copy's name: the one made ahead if there is one, else one made now; and
-        the next one is made ahead, once the template serves a second test."""
+        """A copy's name: one made ahead if there is one, else one made now; and once
+        the template serves a second test, the next ones are made ahead."""
         assert template.copier is not None
         template.uses += 1
         name: str | None = None
-        if template.spare is not None:
-            spare, template.spare = template.spare, None
+        if template.spares:
             with contextlib.suppress(Exception):  # made again below, and said so
-                name = spare.result()
+                name = template.spares.popleft().result()
         if name is None:
             name = self._make_copy(template)
-        if template.uses > 1:
-            template.spare = self._background.submit(self._make_copy, template)
+        while template.uses > 1 and len(template.spares) < _AHEAD:
+            template.spares.append(self._background.submit(self._make_copy, template))
         return name
 
     def _make_copy(self, template: _Template) -> str:
@@ -314,8 +315,6 @@ def _upgrade(binds: Sequence[Bind], settings: Settings, url: sa.URL) -> None:
 def fingerprint(binds: Sequence[Bind], settings: Settings, server: str) -> str:
     """What a template of the database of ``binds`` is built from, hashed: equal
     exactly when a template built now would be the same."""
-    from importlib.metadata import version
-
     digest = hashlib.sha256()
 
     def add(*parts: object) -> None:
@@ -323,13 +322,20 @@ def fingerprint(binds: Sequence[Bind], settings: Settings, server: str) -> str:
             digest.update(str(part).encode())
             digest.update(b"\x00")
 
-    add(*(version(p) for p in ("flask-schemaver", "alembic", "sqlalchemy")), server)
+    add(*_versions(), server)
     for bind in binds:
         add(bind.name, bind.version_table, bind.version_table_schema, bind.history)
         add(*(f"{k}={_stable(v)}" for k, v in sorted(bind.context_options.items())))
         add(*_folder(bind.directory))
         add(*_models(bind))
     return digest.hexdigest()
+
+
+@functools.cache
+def _versions() -> tuple[str, ...]:
+    from importlib.metadata import version
+
+    return tuple(version(p) for p in ("flask-schemaver", "alembic", "sqlalchemy"))
 
 
 def _stable(value: Any) -> str:
@@ -388,8 +394,10 @@ def _project(binds: Sequence[Bind]) -> str:
 
 
 def _server_identity(admin: sa.Engine, url: sa.URL) -> str:
-    with admin.connect() as connection:
-        info = connection.dialect.server_version_info
+    info = admin.dialect.server_version_info
+    if info is None:  # known once connected
+        with admin.connect() as connection:
+            info = connection.dialect.server_version_info
     return f"{_server_key(url.set(password=None))} {info}"
 
 

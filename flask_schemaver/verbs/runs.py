@@ -25,6 +25,7 @@ from ..runtime import connections
 from ..runtime import environment
 from ..runtime import history
 from ..runtime import locking
+from ..runtime.collecting import fewer_collections
 from ..runtime.errors import partly_applied
 from ..runtime.errors import translate_errors
 from . import preflight
@@ -53,7 +54,8 @@ def run(bind: Bind, settings: Settings, options: RunOptions) -> RunResult:
     preflight.check_arguments(bind, settings, options)
     tracker = Tracker(bind, options)
     try:
-        return _run(bind, settings, options, tracker)
+        with fewer_collections():
+            return _run(bind, settings, options, tracker)
     except KeyboardInterrupt:
         error = _interrupted(bind, tracker)
         _name_leftovers(bind, error)
@@ -278,13 +280,13 @@ def _online(
         )
     keywords = _keywords(options)
     del keywords["sql"]
-    tracker.connection = connection
-    environment.run_online(
-        _COMMANDS[options.verb],
-        configure(connection=connection),
-        options.revision,
-        **keywords,
-    )
+    with tracker.attached(connection):
+        environment.run_online(
+            _COMMANDS[options.verb],
+            configure(connection=connection),
+            options.revision,
+            **keywords,
+        )
     tracker.finished()
     after = environment.current_heads(bind, connection)
     return RunResult(bind.name, before, after, tracker.steps)

@@ -4,11 +4,14 @@ and which are committed but not yet reported."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from typing import TYPE_CHECKING
 
 from ..results import Step
 from ..runtime import history
+from ..runtime.riding import Rider
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -39,6 +42,22 @@ class Tracker:
         self.started = time.perf_counter()
         #: The connection migrations run on; set when they run against a database.
         self.connection: sa.Connection | None = None
+        self.rider: Rider | None = None
+
+    @contextmanager
+    def attached(self, connection: sa.Connection) -> Iterator[None]:
+        """Follow the steps that run on ``connection`` for the ``with`` block, each
+        history row riding with its version-table write where it can."""
+        self.connection = connection
+        if not Rider.possible(self.bind, connection):
+            yield
+            return
+        self.rider = Rider(self.bind, connection)
+        try:
+            with self.rider.listening():
+                yield
+        finally:
+            self.rider = None
 
     def start(self, info: MigrationInfo) -> None:
         if self.per_migration:
@@ -50,6 +69,13 @@ class Tracker:
         self._record_start(info)
         self.running = info
         self.started = time.perf_counter()
+        script: Any = info.up_revision
+        if self.rider is not None and script is not None:
+            done = _step(self.bind, info, 0.0)
+            digest = _digest(script.path) or history.checksum(script.path)
+            self.rider.expect(
+                history.row(done.revision, _direction(done), digest), self.started
+            )
 
     def _record_start(self, info: MigrationInfo) -> None:
         """Where DDL commits as it runs, say in the history that the step started,
@@ -77,7 +103,8 @@ class Tracker:
         """Alembic's ``on_version_apply``: inside the step's transaction."""
         done = _step(self.bind, step, time.perf_counter() - self.started)
         script: Any = step.up_revision
-        if self.bind.history and not ctx.as_sql and script is not None:
+        rode = self.rider is not None and self.rider.rode()
+        if self.bind.history and not ctx.as_sql and script is not None and not rode:
             # In the migration's own transaction: the row exists when the step does.
             history.write(
                 self.bind,
@@ -86,6 +113,7 @@ class Tracker:
                 direction=_direction(done),
                 path=script.path,
                 seconds=done.seconds,
+                digest=_digest(script.path),
             )
         self.steps.append(done)
         self.unreported.append(done)
@@ -135,6 +163,15 @@ def _step(bind: Bind, info: MigrationInfo, seconds: float) -> Step:
         is_stamp=info.is_stamp,
         seconds=seconds,
     )
+
+
+def _digest(path: str | None) -> str | None:
+    """The checksum of a revision file read when the run imported it: what runs."""
+    if not path:
+        return None
+    from ..runtime.environment import known_digest
+
+    return known_digest(path)
 
 
 def _direction(step: Step) -> Direction:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..exceptions import SchemaVerError
 from ..options import RunOptions
 from ..runtime import environment
+from ..runtime.collecting import fewer_collections
 from ..runtime.walking import Move as Move
 from ..runtime.walking import Walker
 from .runs import _interrupted
@@ -49,9 +50,8 @@ def walk(
     tracker = Tracker(bind, RunOptions("upgrade", "heads", (bind.name,)))
     walker = Walker(bind, moves, between=tracker.finished)
     try:
-        with _locked(bind, settings, None, tracker) as connection:
+        with fewer_collections(), _locked(bind, settings, None, tracker) as connection:
             prepare(bind, connection, "upgrade")
-            tracker.connection = connection
             config = environment.make_config(
                 bind,
                 settings,
@@ -59,7 +59,8 @@ def walk(
                 on_version_apply=walker.on_version_apply(tracker.applied),
                 on_step_start=tracker.start,
             )
-            walker.run(config)
+            with tracker.attached(connection):
+                walker.run(config)
             tracker.finished()
     except KeyboardInterrupt:
         error = _interrupted(bind, tracker)
