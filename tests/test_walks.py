@@ -176,6 +176,14 @@ LEAKS = {
         "b.create_unique_constraint('uq_t_name', ['name'])",
         "uq_t_name",
     ),
+    "check": (
+        "b.create_check_constraint('ck_t_name', 'length(name) > 0')",
+        "ck_t_name",
+    ),
+    "foreign key": (
+        "b.create_foreign_key('fk_t_t0', 't0', ['id'], ['id'])",
+        "fk_t_t0",
+    ),
 }
 
 
@@ -248,3 +256,21 @@ def test_each_step_is_committed_whatever_the_context_says(
     finally:
         runner.close()
         databases.close()
+
+
+def test_the_app_s_objects_leave_the_collector_only_during_a_run() -> None:
+    """Runs, walks and model comparisons keep the objects alive before them out of
+    the garbage collector's full collections, and give them back at the end, nested
+    or not."""
+    import gc
+
+    from flask_schemaver.runtime.collecting import fewer_collections
+
+    assert gc.get_freeze_count() == 0
+    with fewer_collections():
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with fewer_collections():
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() == 0

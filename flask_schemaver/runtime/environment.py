@@ -130,7 +130,8 @@ def imported_scripts(config: Config) -> ScriptDirectory:
     bind: Bind = config.attributes[_BIND]
     folder = bind.directory.resolve()
     files = revision_files.fingerprint(folder)
-    _digests[folder] = dict(files)
+    # As Alembic names the files: its version location made absolute, and the name.
+    _digests[os.path.abspath(bind.directory)] = dict(files)
     cached = _imported.get(folder)
     if cached is not None and cached[0] == files:
         return cached[1]
@@ -140,14 +141,15 @@ def imported_scripts(config: Config) -> ScriptDirectory:
 
 
 #: Per revision folder: each file's SHA-256, as :func:`imported_scripts` last read it.
-_digests: dict[Path, dict[str, str]] = {}
+_digests: dict[str, dict[str, str]] = {}
 
 
 def known_digest(path: str) -> str | None:
-    """The SHA-256 of the revision file at ``path`` as it was read when the folder's
-    files were last imported (the content that runs); None if not known."""
+    """The SHA-256 of the revision file at ``path`` (as Alembic's script names it) as
+    it was read when the folder's files were last imported: the content that runs;
+    None if not known."""
     folder, name = os.path.split(path)
-    return _digests.get(Path(folder).resolve(), {}).get(name)
+    return _digests.get(folder, {}).get(name)
 
 
 def run_online(
