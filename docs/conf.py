@@ -101,6 +101,7 @@ nitpick_ignore = [
     # MigrationRunner.settings: the internal object that holds the SCHEMAVER_* keys,
     # which configuration.rst documents one by one.
     ("py:class", "Settings"),
+    ("py:class", "flask_schemaver.settings.Settings"),
 ]
 
 

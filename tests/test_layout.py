@@ -64,6 +64,8 @@ WITHOUT_ALEMBIC = [
     "script/dispatch.py",
     "runtime/__init__.py",
     "runtime/history.py",
+    "runtime/riding.py",
+    "runtime/collecting.py",
     "runtime/locking.py",
     "runtime/versions.py",
     "verbs/__init__.py",

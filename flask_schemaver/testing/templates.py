@@ -42,16 +42,16 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from .. import dialects
+from ..binds import Bind
 from ..exceptions import SchemaVerError
 from ..options import RunOptions
+from ..settings import Settings
 from ..verbs import runs
 from .databases import _server_key
 from .databases import ThrowawayDatabases
 
 if TYPE_CHECKING:
-    from ..binds import Bind
     from ..dialects.base import Dialect
-    from ..settings import Settings
 
 #: The names kept templates start with.
 KEEP_PREFIX = "schemaver_keep_"
