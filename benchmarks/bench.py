@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import inprocess
 import sqlalchemy as sa
 
 TOOLS = ("schemaver", "migrate", "alembic")
@@ -112,7 +113,10 @@ class Project:
     urls: dict[str, str]  # bind name ("" for default) -> database URL
 
     def env(self, tool: str) -> dict[str, str]:
-        env = dict(os.environ, BENCH_TOOL=tool, NO_COLOR="1", PYTHONPATH=str(self.root))
+        path = os.pathsep.join(
+            filter(None, [str(self.root), os.environ.get("PYTHONPATH")])
+        )
+        env = dict(os.environ, BENCH_TOOL=tool, NO_COLOR="1", PYTHONPATH=path)
         env["BENCH_DB"] = self.urls[""]
         for name, url in self.urls.items():
             if name:
@@ -368,6 +372,7 @@ def scenario_growth(tmp: Path, args: argparse.Namespace) -> list[Row]:
             f"check, {revisions} tables", project,
             {t: project.flask(t, "check") for t in TOOLS}, args.repeat, reset,
         )  # fmt: skip
+        rows += inprocess.growth_rows(scratch, args, revisions)
     return rows
 
 
@@ -389,6 +394,13 @@ class Databases:
         self.names.append(name)
         return self.url.set(database=name).render_as_string(hide_password=False)
 
+    def configured(self) -> str:
+        """A URL on the server for an app's configuration: the test runner makes its
+        own databases there."""
+        return self.url.set(database="schemaver_bench_app").render_as_string(
+            hide_password=False
+        )
+
     def recreate(self, url: str) -> None:
         name = sa.make_url(url).database
         with self.server.connect() as conn:
@@ -405,33 +417,40 @@ class Databases:
 def scenario_pg_upgrade(
     tmp: Path, args: argparse.Namespace, dbs: Databases
 ) -> list[Row]:
+    """Upgrade from empty through 200 revisions, against Flask-Migrate and two limits:
+    the same SQL run by ``psql`` (no Python per statement), with a transaction per
+    revision as flask_schemaver runs it, and in one transaction as Flask-Migrate does."""
     root = tmp / "pg-upgrade"
     root.mkdir()
     url = dbs.create()
     project = generate(root, {"": url}, 200, 200)
-    sql = root / "upgrade.sql"
     psql_url = (
         sa.make_url(url)
         .set(drivername="postgresql")
         .render_as_string(hide_password=False)
     )
-    with sql.open("w") as out:
-        subprocess.run(
-            project.flask("schemaver", "upgrade", "--sql"),
-            cwd=root,
-            env=project.env("schemaver"),
-            stdout=out,
-            check=True,
-        )
-    limit = (
-        f"import subprocess, benchapp; "
-        f"subprocess.run(['psql', '-q', '-v', 'ON_ERROR_STOP=1', {psql_url!r}, '-f', {str(sql)!r}], check=True, stdout=subprocess.DEVNULL)"
-    )
     commands = {
         "schemaver": project.flask("schemaver", "upgrade"),
         "migrate": project.flask("migrate", "upgrade"),
-        "limit (import + psql)": [sys.executable, "-c", limit],
     }
+    for tool, label in (
+        ("schemaver", "limit: psql, txn per revision"),
+        ("migrate", "limit: psql, one transaction"),
+    ):
+        sql = root / f"upgrade-{tool}.sql"
+        with sql.open("w") as out:
+            subprocess.run(
+                project.flask(tool, "upgrade", "--sql"),
+                cwd=root,
+                env=project.env(tool),
+                stdout=out,
+                check=True,
+            )
+        limit = (
+            f"import subprocess, benchapp; "
+            f"subprocess.run(['psql', '-q', '-v', 'ON_ERROR_STOP=1', {psql_url!r}, '-f', {str(sql)!r}], check=True, stdout=subprocess.DEVNULL)"
+        )
+        commands[label] = [sys.executable, "-c", limit]
     return compare(
         "upgrade from empty, 200 revs, PG",
         project,
@@ -455,7 +474,11 @@ def scenario_pg_parallel(
 
     commands = {
         "schemaver --jobs 4": project.flask("schemaver", "upgrade", "--jobs", "4"),
+        "schemaver --jobs 2": project.flask("schemaver", "upgrade", "--jobs", "2"),
         "schemaver --jobs 1": project.flask("schemaver", "upgrade", "--jobs", "1"),
+        # One bind alone: the serial part (start-up, import, checks) and one bind's
+        # revisions, for the bound that the cores set.
+        "one bind alone": project.flask("schemaver", "upgrade", "--bind", "b1"),
     }
     rows: list[Row] = []
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
@@ -473,6 +496,17 @@ def scenario_pg_parallel(
         for name, s in samples.items()
     ]
     report(rows)
+    wall = {row.tool: row.wall for row in rows}
+    one_bind = (wall["schemaver --jobs 1"] - wall["one bind alone"]) / 3
+    serial = wall["one bind alone"] - one_bind
+    for cores in (2, 4):
+        bound = serial + one_bind * 4 / min(cores, 4)
+        print(
+            f"{'4 binds x 50 revs, PG':<28} {f'bound on {cores} cores':<20} wall "
+            f"{bound:7.3f}s  (serial {serial:.3f}s + 4 x {one_bind:.3f}s / {cores})"
+            f"  jobs 4 / bound: {wall['schemaver --jobs 4'] / bound:.2f}"
+            f"  bound / jobs 1: {bound / wall['schemaver --jobs 1']:.2f}"
+        )
     return rows
 
 
@@ -511,6 +545,8 @@ SQLITE = {
     "noop-upgrade": scenario_noop_upgrade,
     "read": scenario_read,
     "growth": scenario_growth,
+    "checks": inprocess.scenario_checks,
+    "templates": inprocess.scenario_templates,
 }
 #: Run only when named.
 SLOW = {"startup-instructions": scenario_startup_instructions}
@@ -518,6 +554,8 @@ POSTGRESQL = {
     "pg-upgrade": scenario_pg_upgrade,
     "pg-parallel": scenario_pg_parallel,
     "pg-check": scenario_pg_check,
+    "pg-checks": inprocess.scenario_pg_checks,
+    "pg-templates": inprocess.scenario_pg_templates,
 }
 
 
@@ -566,12 +604,16 @@ def main() -> None:
     )
     parser.add_argument("--models", type=int, default=200, help="models for startup")
     parser.add_argument(
+        "--batch", type=int, default=10, help="tests per timed batch (templates)"
+    )
+    parser.add_argument(
         "--postgresql", metavar="URL", help="server for the pg-* scenarios"
     )
     args = parser.parse_args()
     chosen = args.scenarios or [*SQLITE, *(POSTGRESQL if args.postgresql else ())]
     print(f"# python benchmarks/bench.py {' '.join(sys.argv[1:])}")
     print(f"# {environment()}")
+    print(f"# load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     compile_flask_schemaver()
     with tempfile.TemporaryDirectory(prefix="schemaver-bench-") as tmp:
         dbs = Databases(args.postgresql) if args.postgresql else None
@@ -588,6 +630,8 @@ def main() -> None:
         finally:
             if dbs is not None:
                 dbs.drop_all()
+            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            print(f"# load average at end: {load}")
 
 
 if __name__ == "__main__":
