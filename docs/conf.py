@@ -93,6 +93,8 @@ type_targets = {
     "GATES": "flask_schemaver.results.GATES",
     "StepCallback": "flask_schemaver.options.StepCallback",
     "WaitCallback": "flask_schemaver.options.WaitCallback",
+    "TenantNames": "flask_schemaver.options.TenantNames",
+    "flask_schemaver.extension.Lister": "flask_schemaver.extension.Lister",
     "RenameCallback": "flask_schemaver.options.RenameCallback",
     "ProgressCallback": "flask_schemaver.options.ProgressCallback",
     "sqlalchemy.Table": "sqlalchemy.schema.Table",

@@ -78,6 +78,23 @@ class Bind:
     secrets: tuple[str, ...] = ()
     #: Seconds to wait for a connection (``SCHEMAVER_CONNECT_TIMEOUT``).
     connect_timeout: float | None = None
+    #: The tenant this bind stands for, on a tenanted bind; None otherwise.
+    tenant: str | None = None
+    #: The schema (on MySQL and MariaDB, the database) the tenant lives in, when it
+    #: shares the bind's database with the other tenants; None otherwise.
+    tenant_schema: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The bind's name, and its tenant's: ``shop/acme``."""
+        return self.name if self.tenant is None else f"{self.name}/{self.tenant}"
+
+    @property
+    def selector(self) -> str:
+        """What ``--bind`` takes to name this bind (and its tenant), for hints."""
+        if self.tenant is None:
+            return self.name
+        return f"{self.name} --tenant {self.tenant}"
 
     @property
     def dialect(self) -> str:

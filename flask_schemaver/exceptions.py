@@ -23,6 +23,8 @@ class SchemaVerError(Exception):
 
     #: Exit code the CLI uses for this error.
     exit_code = 1
+    #: The tenant of the bind it happened on, on a tenanted bind.
+    tenant: str | None = None
 
     def __init__(self, message: str, bind: str | None = None) -> None:
         super().__init__(message)
@@ -39,6 +41,8 @@ class SchemaVerError(Exception):
     def __str__(self) -> str:
         if self.bind is None:
             return self.message
+        if self.tenant is not None:
+            return f"[{self.bind}/{self.tenant}] {self.message}"
         return f"[{self.bind}] {self.message}"
 
 

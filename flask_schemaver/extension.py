@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 from typing import TYPE_CHECKING
+from typing import TypeVar
 
 from flask import Flask
 
@@ -19,6 +21,9 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
+
+#: A function that lists a bind's tenants.
+Lister = TypeVar("Lister", bound=Callable[[], Any])
 
 
 class SchemaVer(FilesAPI, RunsAPI, ChecksAPI, ConvertAPI):
@@ -42,6 +47,8 @@ class SchemaVer(FilesAPI, RunsAPI, ChecksAPI, ConvertAPI):
             option_key(name)
         self.db = db
         self.options = options
+        #: The tenanted binds declared with :meth:`tenants`, and their functions.
+        self.tenant_functions: dict[str, Callable[[], Any]] = {}
         if app is not None:
             self.init_app(app, db)
 
@@ -73,6 +80,25 @@ class SchemaVer(FilesAPI, RunsAPI, ChecksAPI, ConvertAPI):
         from .cli import db as command_group
 
         app.cli.add_command(command_group, settings.command)
+
+    def tenants(self, bind: str) -> Callable[[Lister], Lister]:
+        """Declare ``bind`` tenanted: the function decorated lists its tenants.
+
+        Called inside the app's context whenever a command needs the tenants, the
+        function returns a list of names, each tenant living in the schema of that
+        name in the bind's database (PostgreSQL; on MySQL and MariaDB, a database of
+        the bind's server), or a mapping of name to database URL, each tenant having
+        a database of its own. See :doc:`/tenants`.
+
+        :param bind: the bind whose models and revision chain every tenant has.
+        :return: a decorator that records the function and returns it unchanged.
+        """
+
+        def declare(function: Lister) -> Lister:
+            self.tenant_functions[bind] = function
+            return function
+
+        return declare
 
 
 def _flask_migrate_notices(settings: Settings) -> list[str]:

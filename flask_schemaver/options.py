@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,12 @@ RenameCallback = Callable[["Rename"], bool]
 #: Called with a backfill's progress after each of its batches is committed.
 ProgressCallback = Callable[["BackfillProgress"], None]
 
+#: A tenant's name or a shell-style pattern (``acme``, ``eu-*``), several, or None
+#: for the default: every tenant where that is safe (``upgrade``, ``status``).
+TenantNames = str | Iterable[str] | None
+#: The pattern that selects every tenant: what ``--all-tenants`` stands for.
+EVERY_TENANT = "*"
+
 
 class RunKeywords(TypedDict, total=False):
     """The keyword arguments of ``upgrade``, ``downgrade`` and ``stamp``; see
@@ -51,6 +58,7 @@ class RunKeywords(TypedDict, total=False):
     on_step: StepCallback | None
     on_wait: WaitCallback | None
     on_progress: ProgressCallback | None
+    tenant: TenantNames
 
 
 class RevisionKeywords(TypedDict, total=False):
@@ -132,6 +140,10 @@ class RunOptions:
     revision: str
     #: The binds named; empty for every bind.
     binds: tuple[str, ...] = ()
+    #: The tenants of tenanted binds named, as names or shell-style patterns
+    #: (``"*"`` for every tenant); empty for the verb's default: every tenant for
+    #: ``upgrade``, none (refused) for ``downgrade`` and ``stamp``.
+    tenants: tuple[str, ...] = ()
     #: Print the SQL instead of running it (offline mode).
     sql: bool = False
     #: A tag for the migration scripts (``context.get_tag_argument()``).
@@ -180,6 +192,7 @@ class RunOptions:
                 raise TypeError(f"{verb}() got an unexpected keyword argument {name!r}")
         values = dict(keywords)
         values["x_args"] = tuple(values.get("x_args", ()))
+        values["tenants"] = tenant_patterns(values.pop("tenant", None))
         return cls(verb=verb, revision=revision, binds=bind_names(bind), **values)
 
     @property
@@ -191,6 +204,25 @@ class RunOptions:
     def label(self) -> str:
         """The command as people name it, e.g. ``stamp --purge``."""
         return f"{self.verb} --purge" if self.purge else self.verb
+
+
+def tenant_patterns(tenant: TenantNames) -> tuple[str, ...]:
+    """``tenant`` as a tuple of names and patterns, each once; empty for None.
+
+    :raises UsageError: for an empty name, as an unset shell variable gives.
+    """
+    if tenant is None:
+        return ()
+    values = (tenant,) if isinstance(tenant, str) else tuple(tenant)
+    for value in values:
+        if not isinstance(value, str) or not value.strip():
+            from .exceptions import UsageError
+
+            raise UsageError(
+                f"--tenant {value!r} is empty; give a tenant's name or a pattern "
+                "such as 'eu-*', or --all-tenants"
+            )
+    return tuple(dict.fromkeys(values))
 
 
 def bind_names(bind: BindNames) -> tuple[str, ...]:

@@ -111,6 +111,8 @@ class Step:
     is_stamp: bool
     #: How long the step took.
     seconds: float
+    #: The tenant, on a tenanted bind; None otherwise.
+    tenant: str | None = None
 
 
 @dataclass
@@ -132,6 +134,8 @@ class RunResult:
     outcome: Outcome = "done"
     #: The error of a failed bind.
     error: SchemaVerError | None = None
+    #: The tenant, on a tenanted bind; None otherwise.
+    tenant: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -175,6 +179,8 @@ class BindStatus:
     #: the bind keeps its version elsewhere: a ``--multidb`` project's record, not yet
     #: moved by ``flask db split-multidb --stamp``.
     flask_migrate: tuple[str, ...] = ()
+    #: The tenant, on a tenanted bind; None otherwise.
+    tenant: str | None = None
 
     @property
     def pending(self) -> list[Revision]:
@@ -190,6 +196,8 @@ class BindStatus:
     def to_dict(self) -> dict[str, Any]:
         """The fields and :attr:`up_to_date` as JSON-ready data."""
         data = asdict(self)
+        if self.tenant is None:
+            del data["tenant"]
         data["up_to_date"] = self.up_to_date
         return data
 
@@ -229,6 +237,8 @@ class CheckResult:
     compared: bool = True
     #: The gates this result was judged on (see :data:`GATES`).
     gates: tuple[Gate, ...] = GATES
+    #: The tenant, on a tenanted bind; None otherwise.
+    tenant: str | None = None
 
     @property
     def failures(self) -> list[Gate]:
@@ -257,6 +267,8 @@ class CheckResult:
     def to_dict(self) -> dict[str, Any]:
         """The fields, :attr:`ok` and :attr:`failures` as JSON-ready data."""
         data = asdict(self)
+        if self.tenant is None:
+            del data["tenant"]
         data["ok"] = self.ok
         data["failures"] = self.failures
         return data
@@ -335,6 +347,8 @@ class BackfillProgress:
     #: The bind and the revision running it, filled in by the run.
     bind: str = ""
     revision: str = ""
+    #: The tenant, on a tenanted bind; None otherwise.
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -348,6 +362,8 @@ class LockWait:
     holder: str
     #: This process: ``host:pid``.
     waiter: str
+    #: The tenant, on a tenanted bind; None otherwise.
+    tenant: str | None = None
 
 
 @dataclass
@@ -385,14 +401,17 @@ class BindPlan:
     #: The revisions the database is at now.
     current: tuple[str, ...]
     revisions: list[PlannedRevision]
+    #: The tenant, on a tenanted bind; None otherwise.
+    tenant: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as JSON-ready data."""
-        return {
-            "bind": self.bind,
-            "current": list(self.current),
-            "revisions": [r.to_dict() for r in self.revisions],
-        }
+        data: dict[str, Any] = {"bind": self.bind}
+        if self.tenant is not None:
+            data["tenant"] = self.tenant
+        data["current"] = list(self.current)
+        data["revisions"] = [r.to_dict() for r in self.revisions]
+        return data
 
 
 @dataclass(frozen=True)

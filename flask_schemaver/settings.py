@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "SCHEMAVER_HISTORY": True,
     "SCHEMAVER_CONNECT_TIMEOUT": 30,
     "SCHEMAVER_STATEMENT_TIMEOUT": None,
+    "SCHEMAVER_TENANTS": {},
 }
 
 #: Options a bind may set in ``SCHEMAVER_BINDS``.
@@ -86,6 +87,7 @@ class Settings:
         "script_template",
         "connect_timeout",
         "statement_timeout",
+        "tenants",
     )
 
     def __init__(
@@ -107,6 +109,7 @@ class Settings:
         script_template: str | None = None,
         connect_timeout: float | None = 30,
         statement_timeout: float | None = None,
+        tenants: Mapping[str, Any] | None = None,
     ) -> None:
         self.directory: Final = directory
         self.command: Final = command
@@ -130,6 +133,9 @@ class Settings:
         self.connect_timeout: Final = connect_timeout
         #: Seconds one statement of a migration may take; None for no limit.
         self.statement_timeout: Final = statement_timeout
+        #: Per tenanted bind, the function that lists its tenants (or its
+        #: ``"module:function"`` name, imported on first use).
+        self.tenants: Final[Mapping[str, Any]] = {} if tenants is None else tenants
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some settings changed, e.g. ``replace(directory=...)``."""
@@ -174,6 +180,7 @@ class Settings:
             command=str(config["SCHEMAVER_COMMAND"]),
             skip_empty=bool(config["SCHEMAVER_SKIP_EMPTY"]),
             timezone=config["SCHEMAVER_TIMEZONE"],
+            tenants=_tenants(_mapping(config, "SCHEMAVER_TENANTS")),
         )
 
 
@@ -191,6 +198,20 @@ def _bind_options(binds: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
                 f"{', '.join(sorted(unknown))}; allowed: {', '.join(sorted(BIND_OPTIONS))}"
             )
     return binds
+
+
+def _tenants(tenants: Mapping[str, Any]) -> Mapping[str, Any]:
+    for name, function in tenants.items():
+        if callable(function):
+            continue
+        module, colon, attribute = str(function).partition(":")
+        if not isinstance(function, str) or not colon or not module or not attribute:
+            raise ConfigError(
+                f"SCHEMAVER_TENANTS[{name!r}] must be a function that lists the "
+                "bind's tenants, or its name as 'package.module:function', not "
+                f"{function!r}"
+            )
+    return tenants
 
 
 def _hooks(hooks: Any) -> tuple[Mapping[str, str], ...]:

@@ -27,6 +27,8 @@ LAYERS = {
     "options": 0,
     "dialects": 1,
     "binds": 2,
+    # Tenanted binds: each tenant a Bind of its own.
+    "tenants": 2,
     "script": 3,
     "runtime": 4,
     # Imported by revision files: the backfill helper, over runtime's operation.
@@ -51,6 +53,7 @@ WITHOUT_ALEMBIC = [
     "settings.py",
     "options.py",
     "binds.py",
+    "tenants.py",
     "extension.py",
     "api",
     "cli/__init__.py",
@@ -68,6 +71,7 @@ WITHOUT_ALEMBIC = [
     "runtime/collecting.py",
     "runtime/locking.py",
     "runtime/versions.py",
+    "runtime/fleet.py",
     "verbs/__init__.py",
     "verbs/quick.py",
     "testing/__init__.py",

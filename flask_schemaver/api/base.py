@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import Any
 from typing import TYPE_CHECKING
 
 from flask import current_app
@@ -18,6 +22,8 @@ if TYPE_CHECKING:
     from ..binds import Bind
     from ..binds import BindNames
     from ..extension import SchemaVer
+    from ..options import TenantNames
+    from ..tenants import Fleet
 
 #: Where each app keeps its :class:`AppState`: ``app.extensions["schemaver"]``.
 EXTENSION_KEY = "schemaver"
@@ -97,6 +103,123 @@ class BindAPI:
         refuse_per_engine(self.binds.values())
         return chosen
 
+    def _tenant_functions(self) -> dict[str, Callable[[], Any]]:
+        """The app's tenanted binds, and the function that lists each one's tenants:
+        declared with :meth:`~flask_schemaver.SchemaVer.tenants`, or in
+        ``SCHEMAVER_TENANTS``."""
+        state = self._state()
+        declared: dict[str, Any] = dict(state.extension.tenant_functions)
+        for name, function in state.settings.tenants.items():
+            if declared.get(name, function) is not function:
+                raise ConfigError(
+                    f"bind {name!r} lists its tenants both with @schemaver.tenants and "
+                    "in SCHEMAVER_TENANTS; keep one"
+                )
+            declared[name] = function
+        unknown = sorted(set(declared) - set(self.binds))
+        if unknown:
+            raise ConfigError(
+                f"tenants are declared for unknown bind(s) {', '.join(unknown)}; the "
+                f"app's binds are: {', '.join(self.binds)}"
+            )
+        return {name: _function(name, f) for name, f in declared.items()}
+
+    def targets(self, bind: BindNames = None, tenant: TenantNames = None) -> list[Bind]:
+        """The binds ``bind`` names, each tenanted bind in the place of the tenants
+        ``tenant`` selects: what ``upgrade``, ``status`` and ``current`` work on.
+
+        Each tenant is a :class:`~flask_schemaver.Bind` whose ``tenant`` is its name.
+
+        :param bind: a bind name, several, or None for every bind.
+        :param tenant: a tenant's name or a shell-style pattern (``eu-*``), several,
+            ``"*"`` for every tenant, or None for every tenant too. Naming tenants
+            leaves out the binds that have none.
+        :raises UsageError: for a name or pattern that selects no tenant.
+        """
+        return self._targets(bind, tenant)
+
+    def _fleet(self, bind: Bind) -> Fleet:
+        """The tenants of the tenanted bind ``bind``, as its function lists them now."""
+        from ..tenants import list_fleet
+
+        return list_fleet(bind, self._tenant_functions()[bind.name])
+
+    def _targets(
+        self,
+        bind: BindNames = None,
+        tenant: TenantNames = None,
+        *,
+        needed: str | None = None,
+    ) -> list[Bind]:
+        """The binds ``bind`` names, each tenanted one in the place of the tenants
+        ``tenant`` selects: every tenant when None, unless the command (``needed``)
+        changes versions and must be told which.
+
+        A tenant selection leaves out the binds that have no tenants; naming one of
+        them with it is bad input, as is a pattern that selects no tenant.
+        """
+        found: list[Bind] = []
+        for b, tenants in self._expand(bind, tenant, needed=needed):
+            found.extend([b] if tenants is None else tenants)
+        return found
+
+    def _expand(
+        self, bind: BindNames, tenant: TenantNames, *, needed: str | None = None
+    ) -> list[tuple[Bind, list[Bind] | None]]:
+        """Each bind named, with the tenants selected of a tenanted one (None for a
+        bind without tenants); see :meth:`_targets`."""
+        from ..options import bind_names
+        from ..options import tenant_patterns
+        from ..tenants import choose
+
+        patterns = tenant_patterns(tenant)
+        chosen = self.select(bind)
+        functions = self._tenant_functions()
+        if patterns:
+            plain = [b.name for b in chosen if b.name not in functions]
+            if plain and bind_names(bind):
+                raise UsageError(
+                    f"bind {plain[0]!r} has no tenants; --tenant and --all-tenants "
+                    "select the tenants of tenanted binds"
+                    + (f" ({', '.join(functions)})" if functions else "")
+                )
+            chosen = [b for b in chosen if b.name in functions]
+            if not chosen:
+                raise UsageError(
+                    "--tenant and --all-tenants select the tenants of tenanted binds, "
+                    "and the app declares none (see @schemaver.tenants)"
+                )
+        tenanted = [b for b in chosen if b.name in functions]
+        if needed and tenanted and not patterns:
+            raise UsageError(
+                f"{needed} changes each tenant's version: name the tenants of "
+                f"{', '.join(b.name for b in tenanted)} with --tenant NAME (patterns "
+                "such as 'eu-*' allowed), or pass --all-tenants"
+            )
+        fleets = [self._fleet(b) for b in tenanted]
+        selected = choose(fleets, patterns)
+        tenants = {
+            f.bind.name: [f.tenant(n) for n in names]
+            for f, names in zip(fleets, selected, strict=True)
+        }
+        return [(b, tenants.get(b.name)) for b in chosen]
+
+    @contextmanager
+    def _throwaway(self, bind: Bind) -> Iterator[Bind]:
+        """A throwaway tenant of the tenanted bind ``bind``, at its heads, as the
+        models are compared with it; dropped after the ``with`` block."""
+        from ..options import RunOptions
+        from ..tenants import naming
+        from ..tenants import throwaway
+        from ..verbs import runs
+
+        settings = self._state().settings
+        with throwaway(self._fleet(bind)) as made:
+            if bind.directory.is_dir():  # else there is nothing to build it from
+                with naming(made.tenant):
+                    runs.run(made.tenant, settings, RunOptions("upgrade", "heads"))
+            yield made.compared
+
     def _having(
         self, bind: BindNames, binds: list[Bind], targets: Sequence[str]
     ) -> list[Bind]:
@@ -110,14 +233,16 @@ class BindAPI:
         from ..verbs import preflight
 
         settings = self._state().settings
+        # The tenants of a bind share its chain: the bind answers for them all.
+        unique = list({b.name: b for b in binds}.values())
         if bind:
-            for b in binds:
+            for b in unique:
                 for target in targets:
                     preflight.validate_target(b, settings, target)
             return binds
         having: list[Bind] = []
         first_error: UnknownRevision | None = None
-        for b in binds:
+        for b in unique:
             try:
                 for target in targets:
                     preflight.validate_target(b, settings, target)
@@ -126,7 +251,7 @@ class BindAPI:
             else:
                 having.append(b)
         if not having and first_error is not None:
-            if len(binds) == 1:
+            if len(unique) == 1:
                 raise first_error
             raise UnknownRevision(
                 f"no bind has {' or '.join(repr(t) for t in targets)}; "
@@ -140,7 +265,31 @@ class BindAPI:
                 f"({', '.join(b.name for b in having)}); name the bind with --bind, or "
                 "give more of the revision id"
             )
-        return having
+        names = {b.name for b in having}
+        return [b for b in binds if b.name in names]
+
+
+def _function(bind: str, function: Any) -> Callable[[], Any]:
+    """A tenant-listing function, imported when configured as ``"module:name"``."""
+    if callable(function):
+        return function  # type: ignore[no-any-return]
+    import importlib
+
+    module, _, name = str(function).partition(":")
+    try:
+        found = importlib.import_module(module)
+        for part in name.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"SCHEMAVER_TENANTS[{bind!r}] names {function!r}, which cannot be "
+            f"imported: {exc}"
+        ) from None
+    if not callable(found):
+        raise ConfigError(
+            f"SCHEMAVER_TENANTS[{bind!r}] names {function!r}, which is not a function"
+        )
+    return found
 
 
 def app_state() -> AppState:

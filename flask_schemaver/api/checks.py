@@ -10,24 +10,38 @@ from ..exceptions import UsageError
 from .looks import LooksAPI
 
 if TYPE_CHECKING:
+    from ..binds import Bind
     from ..binds import BindNames
     from ..lint import Finding
+    from ..options import TenantNames
     from ..results import CheckResult
+    from ..results import Gate
+    from ..settings import Settings
 
 
 class ChecksAPI(LooksAPI):
     """The Python API that judges binds, for CI and health checks."""
 
     def check(
-        self, bind: BindNames = None, *, only: Iterable[str] = ()
+        self,
+        bind: BindNames = None,
+        tenant: TenantNames = None,
+        *,
+        only: Iterable[str] = (),
     ) -> list[CheckResult]:
         """Per bind: several heads, unapplied or edited revisions, revision files gone,
         and models the revisions miss.
 
+        A tenanted bind's models are compared with a throwaway tenant built from its
+        chain, never with a customer's: the bind gets one result for its heads and its
+        models, and each tenant one for what its database holds.
+
         :param bind: a bind name, several, or None for every bind.
+        :param tenant: the tenants of tenanted binds to look at, as for
+            :meth:`targets`; every tenant by default.
         :param only: the gates to run (see :data:`~flask_schemaver.results.GATES`);
             every gate by default.
-        :return: one result per bind; ``ok`` tells whether it passed.
+        :return: one result per bind (and tenant); ``ok`` tells whether it passed.
         """
         from ..results import GATES
         from ..verbs import checks
@@ -39,13 +53,43 @@ class ChecksAPI(LooksAPI):
                 f"unknown check {', '.join(sorted(unknown))}; choose from {', '.join(GATES)}"
             )
         settings = self._state().settings
-        binds = self.select(bind)
+        chosen = self._expand(bind, tenant)
         if "drift" in gates:
             self._refuse_unconfigured_models()
-        return [
-            checks.check(b, settings, gates)  # type: ignore[arg-type]  # checked above
-            for b in binds
-        ]
+        results: list[CheckResult] = []
+        for b, tenants in chosen:
+            if tenants is None:
+                results.append(checks.check(b, settings, gates))  # type: ignore[arg-type]  # checked above
+            else:
+                results += self._check_tenanted(b, tenants, settings, gates)  # type: ignore[arg-type]
+        return results
+
+    def _check_tenanted(
+        self,
+        bind: Bind,
+        tenants: list[Bind],
+        settings: Settings,
+        gates: tuple[Gate, ...],
+    ) -> list[CheckResult]:
+        """The chain's gates on the bind (the models against a throwaway tenant), the
+        database's on each tenant."""
+        from ..tenants import naming
+        from ..verbs import checks
+
+        found: list[CheckResult] = []
+        own = tuple(g for g in gates if g in ("heads", "drift"))
+        if "drift" in own:
+            with self._throwaway(bind) as compared:
+                found.append(checks.check(compared, settings, own))
+        elif own:
+            found.append(checks.check(bind, settings, own))
+        per_tenant = tuple(g for g in gates if g not in own)
+        for t in tenants if per_tenant else ():
+            with naming(t):
+                result = checks.check(t, settings, per_tenant)
+            result.tenant = t.tenant
+            found.append(result)
+        return found
 
     def lint(
         self,
@@ -70,40 +114,55 @@ class ChecksAPI(LooksAPI):
             self.select(bind), settings, since=since, revisions=revisions
         )
 
-    def acknowledge(self, revision: str, bind: BindNames = None) -> dict[str, str]:
+    def acknowledge(
+        self, revision: str, bind: BindNames = None, tenant: TenantNames = None
+    ) -> dict[str, str]:
         """Accept the current file of an applied, edited revision: record its checksum.
 
         :param revision: the revision id (or its start, or a branch label).
         :param bind: a bind name, several, or None for the binds that have it.
-        :return: the revision id acknowledged per bind.
+        :param tenant: on a tenanted bind, the tenants to record it for, as for
+            :meth:`targets`; needed there (``"*"`` for every tenant).
+        :return: the revision id acknowledged per bind (``bind/tenant`` for a tenant).
         """
+        from ..tenants import naming
         from ..verbs import checks
+        from .looks import status_of
 
-        having = self._having(bind, self.select(bind), [revision])
-        return {
-            state.bind: checks.acknowledge(self.binds[state.bind], state, revision)
-            for state in self.status([b.name for b in having])
-        }
+        settings = self._state().settings
+        targets = self._targets(bind, tenant, needed="acknowledge")
+        found = {}
+        for b in self._having(bind, targets, [revision]):
+            with naming(b):
+                found[b.label] = checks.acknowledge(b, status_of(b, settings), revision)
+        return found
 
-    def is_current(self, bind: BindNames = None) -> bool:
-        """Whether every bind's database is at its heads: cheap enough for a health check.
+    def is_current(self, bind: BindNames = None, tenant: TenantNames = None) -> bool:
+        """Whether every bind's database (every tenant's) is at its heads: cheap enough
+        for a health check.
 
-        Answered without Alembic when the revision files allow it; a database that
-        cannot be reached is not current.
+        Answered without Alembic when the revision files allow it, the version tables
+        of tenants that share a database read in one query; a database that cannot be
+        reached is not current.
 
         :param bind: a bind name, several, or None for every bind.
+        :param tenant: the tenants of tenanted binds, as for :meth:`targets`; every
+            tenant by default.
         """
         from ..exceptions import SchemaVerError
         from ..verbs import quick
+        from .looks import status_of
 
-        for b in self.select(bind):
-            answer = quick.is_current(b)
+        targets = self.targets(bind, tenant)
+        for b, current in zip(targets, quick.all_at_heads(targets), strict=True):
+            if current is not None:
+                continue
+            answer = quick.is_current(b) if b.tenant is None else None
             if answer is None:
                 try:
-                    [state] = self.status(b.name)
+                    answer = status_of(b, self._state().settings).up_to_date
                 except SchemaVerError:
                     return False
-                answer = state.up_to_date
             if not answer:
                 return False
         return True

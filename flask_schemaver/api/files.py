@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ..exceptions import RunFailed
@@ -81,12 +83,14 @@ class FilesAPI(BindAPI):
             raise UsageError("--rev-id names one revision; use it with a single --bind")
         taken = self._taken_ids(rev_id)
         settings = self._state().settings
+        tenanted = self._tenant_functions() if options.get("autogenerate") else {}
         results = []
         for b in binds:
             try:
-                result = files.revision(
-                    b, settings, message, options, taken, self._models_hint()
-                )
+                with self._compared(b, b.name in tenanted) as compared:
+                    result = files.revision(
+                        compared, settings, message, options, taken, self._models_hint()
+                    )
             except SchemaVerError as exc:
                 if len(binds) == 1:
                     raise
@@ -175,6 +179,16 @@ class FilesAPI(BindAPI):
         for rev in found:
             click.edit(filename=rev.path)
         return found
+
+    @contextmanager
+    def _compared(self, bind: Bind, tenanted: bool) -> Iterator[Bind]:
+        """What ``bind``'s models are compared with: its database, or for a tenanted
+        bind a throwaway tenant built from its chain (never a customer's)."""
+        if not tenanted:
+            yield bind
+            return
+        with self._throwaway(bind) as compared:
+            yield compared
 
     def _check_renames(self, binds: Sequence[Bind], values: Sequence[str]) -> None:
         """Refuse ``--rename`` values of a bad shape, or naming no model."""

@@ -7,26 +7,39 @@ from typing import TYPE_CHECKING
 from .base import BindAPI
 
 if TYPE_CHECKING:
+    from ..binds import Bind
     from ..binds import BindNames
+    from ..options import TenantNames
     from ..results import BindStatus
     from ..results import Revision
+    from ..settings import Settings
 
 
 class LooksAPI(BindAPI):
     """The Python API that reads."""
 
-    def current(self, bind: BindNames = None) -> dict[str, tuple[str, ...]]:
-        """The revisions each bind's database is at.
+    def current(
+        self, bind: BindNames = None, tenant: TenantNames = None
+    ) -> dict[str, tuple[str, ...]]:
+        """The revisions each bind's database (each tenant's) is at.
 
         :param bind: a bind name, several, or None for every bind.
-        :return: each bind's name and its current revision ids (empty at base).
+        :param tenant: the tenants of tenanted binds, as for :meth:`targets`; every
+            tenant by default.
+        :return: each bind's name (``bind/tenant`` for a tenant) and its current
+            revision ids (empty at base).
         """
+        from ..tenants import naming
         from ..verbs import looks
 
-        return {b.name: looks.current(b) for b in self.select(bind)}
+        found = {}
+        for b in self.targets(bind, tenant):
+            with naming(b):
+                found[b.label] = looks.current(b)
+        return found
 
     def current_revisions(
-        self, bind: BindNames = None
+        self, bind: BindNames = None, tenant: TenantNames = None
     ) -> dict[str, tuple[list[Revision], tuple[str, ...]]]:
         """Each bind's current revisions in full, as Alembic's ``current`` finds them:
         those its version table names and the revisions they depend on that no other
@@ -34,11 +47,18 @@ class LooksAPI(BindAPI):
         in the version table that no revision file has.
 
         :param bind: a bind name, several, or None for every bind.
+        :param tenant: the tenants of tenanted binds, as for :meth:`targets`; every
+            tenant by default. A tenant's key is ``bind/tenant``.
         """
+        from ..tenants import naming
         from ..verbs import looks
 
         settings = self._state().settings
-        return {b.name: looks.current_revisions(b, settings) for b in self.select(bind)}
+        found = {}
+        for b in self.targets(bind, tenant):
+            with naming(b):
+                found[b.label] = looks.current_revisions(b, settings)
+        return found
 
     def heads(self, bind: BindNames = None) -> dict[str, list[Revision]]:
         """Each bind's head revisions.
@@ -71,13 +91,18 @@ class LooksAPI(BindAPI):
         return {b.name: looks.branches(b, settings) for b in self.select(bind)}
 
     def history(
-        self, rev_range: str | None = None, bind: BindNames = None
+        self,
+        rev_range: str | None = None,
+        bind: BindNames = None,
+        tenant: TenantNames = None,
     ) -> dict[str, list[Revision]]:
         """Each bind's revisions, newest first.
 
         :param rev_range: ``START:END`` to list only part of the chain; either end may
             be left out, or be ``current``.
         :param bind: a bind name, several, or None for every bind.
+        :param tenant: with ``current`` in ``rev_range``, the tenants whose current
+            revision counts, as for :meth:`targets` (keys ``bind/tenant``).
         """
         if not rev_range:
             from ..script import chain
@@ -96,40 +121,73 @@ class LooksAPI(BindAPI):
         ends = (rev_range or "").split(":")
         targets = [e for e in ends if e and e != "current"]
         return {
-            b.name: looks.history(b, settings, rev_range)
-            for b in self._having(bind, self.select(bind), targets)
+            b.label: looks.history(b, settings, rev_range)
+            for b in self._having(
+                bind, self._current_of(bind, tenant, "current" in ends), targets
+            )
         }
 
+    def _current_of(
+        self, bind: BindNames, tenant: TenantNames, current: bool
+    ) -> list[Bind]:
+        """The binds named; when ``current`` counts, tenanted ones in the place of
+        their tenants (each tenant has its own current revision)."""
+        if current:
+            return self.targets(bind, tenant)
+        if tenant is not None:
+            self.targets(bind, tenant)  # a tenant that does not exist is bad input
+        return self.select(bind)
+
     def show(
-        self, revision: str = "head", bind: BindNames = None
+        self,
+        revision: str = "head",
+        bind: BindNames = None,
+        tenant: TenantNames = None,
     ) -> dict[str, list[Revision]]:
         """The revisions ``revision`` names in each bind.
 
         :param revision: a revision id (or its start), ``head``, ``label@head``,
             ``current``...
         :param bind: a bind name, several, or None for the binds that have it.
+        :param tenant: for ``current``, the tenants whose current revisions to show,
+            as for :meth:`targets` (keys ``bind/tenant``).
         """
         from ..verbs import looks
 
         settings = self._state().settings
-        targets = [] if revision == "current" else [revision]
+        current = revision == "current"
+        targets = [] if current else [revision]
         return {
-            b.name: looks.show(b, settings, revision)
-            for b in self._having(bind, self.select(bind), targets)
+            b.label: looks.show(b, settings, revision)
+            for b in self._having(
+                bind, self._current_of(bind, tenant, current), targets
+            )
         }
 
-    def status(self, bind: BindNames = None) -> list[BindStatus]:
+    def status(
+        self, bind: BindNames = None, tenant: TenantNames = None
+    ) -> list[BindStatus]:
         """Each bind's revisions marked applied or pending, and what its database is at.
 
         :param bind: a bind name, several, or None for every bind.
+        :param tenant: the tenants of tenanted binds, as for :meth:`targets`; every
+            tenant by default, one status each.
         """
-        from ..verbs import quick
-
-        binds = self.select(bind)
-        quick_states = [quick.status(b) for b in binds]
-        if all(state is not None for state in quick_states):
-            return [state for state in quick_states if state is not None]
-        from ..verbs import looks
-
         settings = self._state().settings
-        return [looks.status(b, settings) for b in binds]
+        return [status_of(b, settings) for b in self.targets(bind, tenant)]
+
+
+def status_of(bind: Bind, settings: Settings) -> BindStatus:
+    """The status of one bind (or tenant), from the text of its files when they form a
+    plain line, else through Alembic."""
+    from ..tenants import naming
+    from ..verbs import quick
+
+    with naming(bind):
+        state = quick.status(bind)
+        if state is None:
+            from ..verbs import looks
+
+            state = looks.status(bind, settings)
+    state.tenant = bind.tenant
+    return state

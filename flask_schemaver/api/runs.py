@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..binds import BindNames
     from ..options import RunKeywords
     from ..options import RunOptions
+    from ..options import TenantNames
     from ..options import WaitCallback
     from ..results import BindPlan
     from ..results import RunResult
@@ -39,10 +40,11 @@ class RunsAPI(BindAPI):
         :param revision: the target: a revision id (or its start), ``heads``,
             ``label@head``, ``+2``...
         :param bind: a bind name, several, or None for every bind.
-        :param options: ``sql``, ``tag``, ``x_args``, ``fail_fast``, ``jobs``,
-            ``on_start``, ``on_step``, ``on_wait``; see
-            :class:`~flask_schemaver.RunOptions`.
-        :return: one result per bind, in the app's order.
+        :param options: ``tenant`` (the tenants of tenanted binds: names or
+            shell-style patterns, ``"*"`` for all; every tenant by default), ``sql``,
+            ``tag``, ``x_args``, ``fail_fast``, ``jobs``, ``on_start``, ``on_step``,
+            ``on_wait``; see :class:`~flask_schemaver.RunOptions`.
+        :return: one result per bind (and tenant), in the app's order.
         """
         from ..options import RunOptions
 
@@ -57,12 +59,14 @@ class RunsAPI(BindAPI):
         """Downgrade the binds named to ``revision``.
 
         An app with several binds needs them named, or ``all_binds=True``; protected
-        binds need ``confirm=True``.
+        binds need ``confirm=True``; a tenanted bind needs its tenants named with
+        ``tenant`` (``"*"`` for all).
 
         :param revision: the target: a revision id, ``base``, ``-1``, ``label@-1``...
         :param bind: a bind name, several, or None for every bind.
-        :param options: ``all_binds``, ``confirm``, ``sql``, ``tag``, ``x_args``,
-            ``fail_fast``, ``jobs``, ``on_start``, ``on_step``, ``on_wait``; see
+        :param options: ``tenant``, ``all_binds``, ``confirm``, ``sql``, ``tag``,
+            ``x_args``, ``fail_fast``, ``jobs``, ``on_start``, ``on_step``,
+            ``on_wait``; see
             :class:`~flask_schemaver.RunOptions`.
         :return: one result per bind.
         """
@@ -81,8 +85,9 @@ class RunsAPI(BindAPI):
 
         :param revision: the revision to record, or ``base`` to empty the table.
         :param bind: a bind name, several, or None for every bind.
-        :param options: ``purge``, ``all_binds``, ``confirm``, ``sql``, ``tag``,
-            ``x_args``, ``fail_fast``, ``jobs``, ``on_wait``; see
+        :param options: ``tenant`` (needed on a tenanted bind), ``purge``,
+            ``all_binds``, ``confirm``, ``sql``, ``tag``, ``x_args``, ``fail_fast``,
+            ``jobs``, ``on_wait``; see
             :class:`~flask_schemaver.RunOptions`.
         :return: one result per bind.
         """
@@ -93,32 +98,45 @@ class RunsAPI(BindAPI):
     def run(self, options: RunOptions) -> list[RunResult]:
         """Run what ``options`` ask for: the one path of upgrade, downgrade and stamp.
 
-        :param options: the verb, its target, the binds and the switches.
-        :raises RunFailed: when a bind failed; it carries every bind's result.
+        :param options: the verb, its target, the binds, the tenants and the switches.
+        :raises RunFailed: when a bind (or tenant) failed; it carries every result.
         """
         settings = self._state().settings
         binds = self._chosen(options)
+        done: list[RunResult | None] = [None] * len(binds)
         if options.verb == "upgrade" and not options.sql:
             done = self._already_at_heads(options, binds)
-            if done is not None:
-                return done
+            if all(r is not None for r in done):
+                return [r for r in done if r is not None]
         # Only now Alembic: a no-op upgrade on every deploy stays cheap.
         from ..verbs import runs
         from ..verbs.parallel import run_binds
+        from ..verbs.preflight import check_arguments
         from ..verbs.preflight import check_run_target
         from ..verbs.preflight import preflight
 
         check_run_target(options.revision)
-        binds = self._having(options.binds, binds, [options.revision])
-        # Bad input is refused before any bind changes.
-        for b in binds:
-            preflight(b, settings, options)
+        left = [b for b, r in zip(binds, done, strict=True) if r is None]
+        left = self._having(options.binds, left, [options.revision])
+        # Bad input is refused before any bind changes; a tenant's own starting
+        # point is judged in its own run, so that one tenant can't stop the rest.
+        for b in left:
+            if b.tenant is None:
+                preflight(b, settings, options)
+        for b in {b.name: b for b in left if b.tenant is not None}.values():
+            check_arguments(b, settings, options)
         jobs = settings.jobs if options.jobs is None else options.jobs
         if jobs < 1:
             raise UsageError(f"--jobs must be 1 or more, not {jobs}")
-        results = run_binds(
-            binds, options, lambda b, o: runs.run(b, settings, o), jobs=jobs
+        ran = iter(
+            run_binds(left, options, lambda b, o: runs.run(b, settings, o), jobs=jobs)
         )
+        kept = {id(b) for b in left}
+        results = [
+            r if r is not None else next(ran)
+            for b, r in zip(binds, done, strict=True)
+            if r is not None or id(b) in kept
+        ]
         if any(r.outcome != "done" for r in results):
             raise RunFailed(options.verb, results)
         return results
@@ -130,6 +148,7 @@ class RunsAPI(BindAPI):
         *,
         applied: bool,
         on_wait: WaitCallback | None = None,
+        tenant: TenantNames = None,
     ) -> list[RunResult]:
         """Record what an interrupted run of ``revision`` left, on a database whose DDL
         commits as it runs (MySQL, MariaDB): all of its changes, or none.
@@ -139,20 +158,27 @@ class RunsAPI(BindAPI):
         :param applied: True when all of the revision's changes are in the database
             (its version is recorded), False when none are.
         :param on_wait: called while waiting for a bind's migration lock.
+        :param tenant: on a tenanted bind, the tenant (or tenants) to record it for.
         :return: one result per bind, with the revisions it is at now.
         """
+        from ..tenants import naming
         from ..verbs import runs
 
-        if len(self.binds) > 1 and not bind:
+        if len(self.binds) > 1 and not bind and tenant is None:
             raise UsageError(
                 "resolve records a bind's version: name the bind with --bind "
                 f"({', '.join(self.binds)})"
             )
         settings = self._state().settings
-        return [
-            runs.resolve(b, settings, revision, applied=applied, on_wait=on_wait)
-            for b in self.select(bind)
-        ]
+        results = []
+        for b in self._targets(bind, tenant, needed="resolve"):
+            with naming(b):
+                result = runs.resolve(
+                    b, settings, revision, applied=applied, on_wait=on_wait
+                )
+            result.tenant = b.tenant
+            results.append(result)
+        return results
 
     def plan(
         self,
@@ -161,6 +187,7 @@ class RunsAPI(BindAPI):
         *,
         downgrade: bool = False,
         all_binds: bool = False,
+        tenant: TenantNames = None,
     ) -> list[BindPlan]:
         """What ``upgrade`` (or ``downgrade``) to ``revision`` would run; runs nothing.
 
@@ -168,7 +195,9 @@ class RunsAPI(BindAPI):
         :param bind: a bind name, several, or None for every bind.
         :param downgrade: plan a downgrade rather than an upgrade.
         :param all_binds: as for :meth:`downgrade`: plan it on every bind.
-        :return: one plan per bind.
+        :param tenant: the tenants of tenanted binds, as for :meth:`upgrade` and
+            :meth:`downgrade`; one plan each.
+        :return: one plan per bind (and tenant).
         """
         from ..options import RunOptions
         from ..verbs import plan
@@ -176,7 +205,9 @@ class RunsAPI(BindAPI):
         from ..verbs.preflight import preflight
 
         # A plan changes nothing: protected binds need no confirmation.
-        keywords = {"all_binds": all_binds, "confirm": True} if downgrade else {}
+        keywords: dict[str, object] = {"tenant": tenant}
+        if downgrade:
+            keywords.update(all_binds=all_binds, confirm=True)
         options = RunOptions.build(
             "downgrade" if downgrade else "upgrade", revision, bind, keywords
         )
@@ -185,45 +216,61 @@ class RunsAPI(BindAPI):
         chosen = self._having(options.binds, self._chosen(options), [revision])
         for b in chosen:
             preflight(b, settings, options)
-        return [
-            plan.plan(b, settings, revision, is_upgrade=not downgrade) for b in chosen
-        ]
+        plans = []
+        for b in chosen:
+            found = plan.plan(b, settings, revision, is_upgrade=not downgrade)
+            found.tenant = b.tenant
+            plans.append(found)
+        return plans
 
     def _chosen(self, options: RunOptions) -> list[Bind]:
         """The binds ``options`` name; a run that can take a database back must name
         them when the app has several, and confirm protected ones."""
-        binds = self.select(options.binds)
+        binds = self._targets(
+            options.binds,
+            options.tenants,
+            needed=options.label if options.destructive else None,
+        )
+        if options.sql and any(b.tenant is not None for b in binds):
+            raise UsageError(
+                "--sql writes one script per database, and tenants are not supported "
+                "by it yet; name the binds without tenants with --bind"
+            )
         if not options.destructive:
             return binds
-        if len(self.binds) > 1 and not options.binds and not options.all_binds:
+        named = options.binds or options.all_binds or options.tenants
+        if len(self.binds) > 1 and not named:
             raise UsageError(
                 f"{options.verb} changes a database's version: name the binds with "
                 f"--bind ({', '.join(self.binds)}) or pass --all-binds"
             )
-        protected = [b.name for b in binds if b.protected]
+        protected = list(dict.fromkeys(b.name for b in binds if b.protected))
         if protected and not (options.confirm or options.sql):
             raise ProtectedBind(options.label, protected)
         return binds
 
     def _already_at_heads(
         self, options: RunOptions, binds: list[Bind]
-    ) -> list[RunResult] | None:
-        """Results for a no-op upgrade, when every bind is plainly at its heads already.
+    ) -> list[RunResult | None]:
+        """For each bind (or tenant) plainly at its heads already, a no-op upgrade's
+        result; None for the others, which the full path runs.
 
-        Takes no lock and imports no Alembic: the common case on every deploy stays
-        cheap.
+        Takes no lock and imports no Alembic, and reads the version tables of tenants
+        that share a database in one go: the common case on every deploy stays cheap,
+        and a run stopped part way is taken up where it stopped.
         """
-        if options.revision not in ("head", "heads"):
-            return None
         if not os.path.isdir(self._state().settings.directory):
-            return None
+            return [None] * len(binds)
         from ..results import RunResult
-        from ..verbs.quick import at_heads
+        from ..verbs.quick import all_at_heads
 
-        results = []
-        for b in binds:
-            current = at_heads(b, options.revision)
-            if current is None:
-                return None
-            results.append(RunResult(b.name, current, current, note="nothing to do"))
-        return results
+        return [
+            None
+            if current is None
+            else RunResult(
+                b.name, current, current, note="nothing to do", tenant=b.tenant
+            )
+            for b, current in zip(
+                binds, all_at_heads(binds, options.revision), strict=True
+            )
+        ]

@@ -13,6 +13,7 @@ from . import output
 from .options import bind_option
 from .options import json_option
 from .options import not_empty
+from .options import tenant_option
 
 if TYPE_CHECKING:
     from ..results import CheckResult
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 @command()
 @bind_option
+@tenant_option
 @json_option
 @click.option(
     "--only",
@@ -29,10 +31,14 @@ if TYPE_CHECKING:
 )
 @click.pass_context
 def check(
-    ctx: click.Context, bind: tuple[str, ...], as_json: bool, only: tuple[str, ...]
+    ctx: click.Context,
+    bind: tuple[str, ...],
+    tenant: tuple[str, ...] | None,
+    as_json: bool,
+    only: tuple[str, ...],
 ) -> None:
     """Fail when a bind has several heads, unapplied or edited revisions, or unmigrated models."""
-    results = extension().check(bind, only=only)
+    results = extension().check(bind, tenant, only=only)
     if as_json:
         output.print_json([r.to_dict() for r in results])
     else:
@@ -44,7 +50,8 @@ def check(
 
 def print_check(result: CheckResult) -> None:
     """``ok``, or one line per failed gate saying what to do."""
-    name = output.bind(result.bind)
+    name = output.bind(result.bind, result.tenant)
+    named = output.selector(result.bind, result.tenant)
     if result.ok:
         output.echo(f"{name}: {click.style('ok', fg='green')}")
         return
@@ -57,7 +64,7 @@ def print_check(result: CheckResult) -> None:
         folder = str(extension().binds[result.bind].directory)
         output.echo(
             f"{name}: applied revisions without a file: {', '.join(result.missing)}; "
-            + output.missing_files(result.bind, folder)
+            + output.missing_files(named, folder)
         )
     if "pending" in failures and result.flask_migrate:
         output.echo(
@@ -75,13 +82,13 @@ def print_check(result: CheckResult) -> None:
         output.echo(
             f"{name}: revision(s) edited after they were applied: "
             f"{', '.join(result.edited)}; review the change, then run "
-            f"'flask db acknowledge --bind {result.bind} REVISION'"
+            f"'flask db acknowledge --bind {named} REVISION'"
         )
     if "unfinished" in failures:
         output.echo(
             f"{name}: revision(s) whose run stopped part way: "
             f"{', '.join(result.unfinished)}; check the schema, then run 'flask db "
-            f"resolve --bind {result.bind} REVISION --applied' or '--rolled-back'"
+            f"resolve --bind {named} REVISION --applied' or '--rolled-back'"
         )
     if "drift" in failures and not result.compared:
         output.echo(
@@ -131,8 +138,11 @@ def lint(
 
 @command()
 @bind_option
+@tenant_option
 @click.argument("revision", callback=not_empty)
-def acknowledge(bind: tuple[str, ...], revision: str) -> None:
+def acknowledge(
+    bind: tuple[str, ...], tenant: tuple[str, ...] | None, revision: str
+) -> None:
     """Accept an applied revision's edited file: record its new checksum."""
-    for name, rev in extension().acknowledge(revision, bind).items():
+    for name, rev in extension().acknowledge(revision, bind, tenant).items():
         output.echo(f"{output.bind(name)}: acknowledged the current file of {rev}")

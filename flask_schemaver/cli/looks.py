@@ -14,6 +14,7 @@ from . import output
 from .options import bind_option
 from .options import json_option
 from .options import not_empty
+from .options import tenant_option
 
 if TYPE_CHECKING:
     from ..results import BindStatus
@@ -22,10 +23,11 @@ if TYPE_CHECKING:
 
 @command()
 @bind_option
+@tenant_option
 @click.argument("revision", default="head", callback=not_empty)
-def show(bind: tuple[str, ...], revision: str) -> None:
+def show(bind: tuple[str, ...], tenant: tuple[str, ...] | None, revision: str) -> None:
     """Show the revisions a name stands for (id, head, label@head, current)."""
-    for name, revs in extension().show(revision, bind).items():
+    for name, revs in extension().show(revision, bind, tenant).items():
         for rev in revs:
             output.echo(f"{output.bind(name)}:")
             output.echo(output.verbose(rev))
@@ -33,18 +35,30 @@ def show(bind: tuple[str, ...], revision: str) -> None:
 
 @command()
 @bind_option
+@tenant_option
 @click.option("-r", "--rev-range", help="Range of revisions, START:END.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each revision in full.")
 @click.option(
     "-i", "--indicate-current", is_flag=True, help="Mark the database's revision."
 )
 def history(
-    bind: tuple[str, ...], rev_range: str | None, verbose: bool, indicate_current: bool
+    bind: tuple[str, ...],
+    tenant: tuple[str, ...] | None,
+    rev_range: str | None,
+    verbose: bool,
+    indicate_current: bool,
 ) -> None:
     """List the revisions of each bind, newest first."""
     schemaver = extension()
-    current = schemaver.current(bind) if indicate_current else {}
-    for name, revs in schemaver.history(rev_range, bind).items():
+    current = schemaver.current(bind, tenant) if indicate_current else {}
+    shown = schemaver.history(rev_range, bind, tenant)
+    if indicate_current and tenant is not None:
+        # Each tenant selected has its own current revision: one list each.
+        shown = {
+            label: shown.get(label) or shown.get(label.rpartition("/")[0], [])
+            for label in current
+        }
+    for name, revs in shown.items():
         output.echo(f"{output.bind(name)}:")
         at = current.get(name, ())
         for rev in revs:
@@ -101,9 +115,10 @@ def print_lists(items: dict[str, list[Revision]], verbose: bool, empty: str) -> 
 
 @command()
 @bind_option
-def current(bind: tuple[str, ...]) -> None:
+@tenant_option
+def current(bind: tuple[str, ...], tenant: tuple[str, ...] | None) -> None:
     """Show the revisions each bind's database is at (and depends on), with marks."""
-    for name, (revs, missing) in extension().current_revisions(bind).items():
+    for name, (revs, missing) in extension().current_revisions(bind, tenant).items():
         shown = [output.revision_line(rev, parents=False, doc=False) for rev in revs]
         shown += [f"{rev_id} (no revision file)" for rev_id in missing]
         for line in shown or ["<base>"]:
@@ -112,35 +127,84 @@ def current(bind: tuple[str, ...]) -> None:
 
 @command()
 @bind_option
+@tenant_option
 @json_option
 @click.pass_context
-def status(ctx: click.Context, bind: tuple[str, ...], as_json: bool) -> None:
+def status(
+    ctx: click.Context,
+    bind: tuple[str, ...],
+    tenant: tuple[str, ...] | None,
+    as_json: bool,
+) -> None:
     """Show every revision of each bind as applied [X] or pending [ ]."""
-    schemaver = extension()
+    from ..api.base import app_state
+    from ..api.looks import status_of
+
+    settings = app_state().settings
     states: list[dict[str, Any]] = []
+    fleets: dict[str, list[BindStatus | SchemaVerError]] = {}
     failed = False
     # Bind by bind: one database that can't be reached hides nothing of the others.
-    for b in schemaver.select(bind):
+    for b in extension().targets(bind, tenant):
         try:
-            [state] = schemaver.status(b.name)
+            state = status_of(b, settings)
         except SchemaVerError as exc:
             failed = True
-            states.append({"bind": b.name, "url": b.safe_url, "error": str(exc)})
-            if not as_json:
+            error = {"bind": b.name, "url": b.safe_url, "error": str(exc)}
+            states.append(error if b.tenant is None else {**error, "tenant": b.tenant})
+            if b.tenant is not None:
+                fleets.setdefault(b.name, []).append(exc)
+            elif not as_json:
                 output.echo(f"Error: {exc}", err=True)
             continue
         states.append(state.to_dict())
-        if not as_json:
+        if b.tenant is not None:
+            fleets.setdefault(b.name, []).append(state)
+        elif not as_json:
             print_status(state)
     if as_json:
         output.print_json(states)
+    else:
+        for name, found in fleets.items():
+            if len(found) == 1 and isinstance(found[0], SchemaVerError):
+                output.echo(f"Error: {found[0]}", err=True)
+            elif len(found) == 1:
+                print_status(found[0])  # type: ignore[arg-type]  # checked above
+            else:
+                print_fleet(name, found)
     if failed:
         ctx.exit(1)
 
 
+def print_fleet(name: str, found: list[BindStatus | SchemaVerError]) -> None:
+    """A tenanted bind's tenants: how many are at each place, those behind or in
+    trouble by name, and each tenant that could not be read with its error."""
+    states = [s for s in found if not isinstance(s, SchemaVerError)]
+    output.echo(f"{output.bind(name)}: {len(found)} tenants")
+    places: dict[tuple[tuple[str, ...], bool], list[str]] = {}
+    for state in states:
+        key = (state.current, state.up_to_date)
+        places.setdefault(key, []).append(state.tenant or "")
+    for (current, up_to_date), names in sorted(
+        places.items(), key=lambda item: (not item[0][1], -len(item[1]))
+    ):
+        mark = click.style("[X]", fg="green") if up_to_date else "[ ]"
+        where = f"at {output.ids(current)}"
+        if up_to_date:
+            output.echo(f"  {mark} {len(names)} up to date, {where}")
+            continue
+        shown = ", ".join(names[:10]) + (
+            f" and {len(names) - 10} more" if len(names) > 10 else ""
+        )
+        output.echo(f"  {mark} {len(names)} {where}, not up to date: {shown}")
+    for error in found:
+        if isinstance(error, SchemaVerError):
+            output.echo(f"Error: {error}", err=True)
+
+
 def print_status(state: BindStatus) -> None:
     """One bind's revisions, marked applied or pending, and what needs attention."""
-    output.echo(f"{output.bind(state.bind)} ({state.url})")
+    output.echo(f"{output.bind(state.bind, state.tenant)} ({state.url})")
     output.echo(f"  current: {output.ids(state.current)}")
     if not state.revisions:
         output.echo("  no revisions")
@@ -158,13 +222,14 @@ def print_status(state: BindStatus) -> None:
         output.echo(
             click.style(f"  [?] {rev}", fg="red")
             + "  applied, but its file is missing: "
-            + output.missing_files(state.bind, folder)
+            + output.missing_files(output.selector(state.bind, state.tenant), folder)
         )
     for rev in state.unfinished:
         output.echo(
             click.style(f"  [!] {rev}", fg="red")
             + "  its run stopped part way: check the schema, then 'flask db resolve "
-            f"--bind {state.bind} {rev} --applied' (all of it is there) or "
+            f"--bind {output.selector(state.bind, state.tenant)} {rev} --applied' "
+            "(all of it is there) or "
             "'--rolled-back' (none is)"
         )
     if state.flask_migrate:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +10,8 @@ from typing import TypeVar
 
 import click
 from click.shell_completion import CompletionItem
+
+from ..options import EVERY_TENANT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,6 +74,39 @@ def bind_option(func: F) -> F:
         shell_complete=complete_binds,
         help="Work on this bind only; repeat for several. Default: every bind.",
     )(func)
+
+
+def tenant_option(func: F) -> F:
+    """``--tenant`` (repeatable, shell-style patterns) and ``--all-tenants``, given to
+    the command as one ``tenant`` argument: the names and patterns, ``*`` for every
+    tenant, or None when neither is given (the command's default)."""
+
+    @functools.wraps(func)
+    def combined(
+        *args: Any, tenant: tuple[str, ...], all_tenants: bool, **kwargs: Any
+    ) -> Any:
+        chosen = (*tenant, EVERY_TENANT) if all_tenants else tenant
+        return func(*args, tenant=chosen or None, **kwargs)
+
+    options = [
+        click.option(
+            "--tenant",
+            "tenant",
+            multiple=True,
+            metavar="NAME",
+            help="Work on this tenant of a tenanted bind only; repeatable; shell-style "
+            "patterns allowed. Leaves out the binds without tenants.",
+        ),
+        click.option(
+            "--all-tenants",
+            is_flag=True,
+            help="Work on every tenant of the tenanted binds (what downgrade, stamp "
+            "and resolve need to be told).",
+        ),
+    ]
+    for option in reversed(options):
+        combined = option(combined)
+    return combined  # type: ignore[return-value]
 
 
 def run_options(func: F) -> F:

@@ -43,8 +43,15 @@ def oneline(text: str) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
-def bind(name: str) -> str:
-    return click.style(name, fg="cyan", bold=True)
+def bind(name: str, tenant: str | None = None) -> str:
+    """A bind's name, or ``bind/tenant`` for a tenant, styled."""
+    label = name if tenant is None else f"{name}/{tenant}"
+    return click.style(label, fg="cyan", bold=True)
+
+
+def selector(name: str, tenant: str | None = None) -> str:
+    """What ``--bind`` takes to name a bind (and its tenant), for hints."""
+    return name if tenant is None else f"{name} --tenant {tenant}"
 
 
 def ids(ids: Sequence[str | None]) -> str:
@@ -126,7 +133,8 @@ def step_line(step: Step, *, running: bool = False) -> str:
     verb = "stamp" if step.is_stamp else ("upgrade" if step.is_upgrade else "downgrade")
     arrow = f"{ids(step.source)} → {ids(step.destination)}"
     took = "..." if running else f"({step.seconds * 1000:.0f} ms)"
-    return f"[{bind(step.bind)}] {verb} {arrow}  {oneline(step.message)} {took}"
+    where = bind(step.bind, step.tenant)
+    return f"[{where}] {verb} {arrow}  {oneline(step.message)} {took}"
 
 
 class StepPrinter:
@@ -143,7 +151,8 @@ class StepPrinter:
     def start(self, step: Step) -> None:
         if self.in_place:
             stream.rewrite(step_line(step, running=True), final=False)
-        else:
+        elif step.tenant is None:
+            # Across a fleet of tenants, one line per step done is plenty.
             echo(step_line(step, running=True))
 
     def done(self, step: Step) -> None:
@@ -169,7 +178,8 @@ def progress_line(progress: BackfillProgress) -> str:
     """``[bind] backfill user: 420,000/1,000,000 rows (42%), 35,000 rows/s, ETA 17s``."""
     share = progress.done / progress.total * 100 if progress.total else 100.0
     text = (
-        f"[{bind(progress.bind)}] backfill {progress.table}: {progress.done:,}/"
+        f"[{bind(progress.bind, progress.tenant)}] backfill {progress.table}: "
+        f"{progress.done:,}/"
         f"{progress.total:,} rows ({share:.0f}%)"
     )
     if progress.finished:
@@ -194,14 +204,15 @@ def _duration(seconds: float) -> str:
 def print_wait(wait: LockWait) -> None:
     holder = f" held by {wait.holder}" if wait.holder else ""
     echo(
-        f"[{bind(wait.bind)}] {wait.waiter} waiting for the migration lock{holder} "
+        f"[{bind(wait.bind, wait.tenant)}] {wait.waiter} waiting for the migration "
+        f"lock{holder} "
         f"({wait.waited:.0f}s)",
         err=True,
     )
 
 
 def summary(result: RunResult, verb: str) -> str:
-    name = bind(result.bind)
+    name = bind(result.bind, result.tenant)
     if result.outcome == "failed":
         return f"{name}: {click.style('failed', fg='red')}"
     if result.outcome == "skipped":
@@ -224,6 +235,39 @@ def summary(result: RunResult, verb: str) -> str:
             f"{result.bind}')"
         )
     return line
+
+
+def print_summaries(results: Sequence[RunResult], verb: str) -> None:
+    """One line per bind; for a tenanted bind, one per tenant that failed or was
+    skipped (those done had their steps shown as they ran), then one for the fleet."""
+    fleets: dict[str, list[RunResult]] = {}
+    for result in results:
+        if result.tenant is not None:
+            fleets.setdefault(result.bind, []).append(result)
+        if result.tenant is None or result.outcome != "done":
+            echo(summary(result, verb))
+    for name, found in fleets.items():
+        echo(fleet_summary(name, found, verb))
+
+
+def fleet_summary(name: str, results: Sequence[RunResult], verb: str) -> str:
+    """``shop: 200 tenants: 3 upgraded, 196 with nothing to do, 1 failed (acme)``."""
+    changed = [r for r in results if r.outcome == "done" and (r.steps or r.changed)]
+    failed = [r.tenant or "" for r in results if r.outcome == "failed"]
+    skipped = sum(1 for r in results if r.outcome == "skipped")
+    unchanged = len(results) - len(changed) - len(failed) - skipped
+    word = "stamped" if verb == "stamp" else f"{verb}d"
+    parts = [f"{len(changed)} {word}", f"{unchanged} with nothing to do"]
+    if failed:
+        shown = ", ".join(failed[:10])
+        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
+        parts.append(
+            click.style(f"{len(failed)} failed", fg="red") + f" ({shown}{more})"
+        )
+    if skipped:
+        parts.append(f"{skipped} skipped")
+    count = f"{len(results)} tenant{'s' if len(results) != 1 else ''}"
+    return f"{bind(name)}: {count}: {', '.join(parts)}"
 
 
 def print_sql(results: Sequence[RunResult], safe_urls: dict[str, str]) -> None:
@@ -263,10 +307,11 @@ def print_written(results: Sequence[RevisionResult], empty: str) -> None:
 def print_plans(plans: Sequence[BindPlan]) -> None:
     """Each bind's revisions that would run, with their operations."""
     for plan in plans:
+        name = bind(plan.bind, plan.tenant)
         if not plan.revisions:
-            echo(f"{bind(plan.bind)}: nothing to run, at {ids(plan.current)}")
+            echo(f"{name}: nothing to run, at {ids(plan.current)}")
             continue
-        echo(f"{bind(plan.bind)}: at {ids(plan.current)}, {len(plan.revisions)} to run")
+        echo(f"{name}: at {ids(plan.current)}, {len(plan.revisions)} to run")
         for rev in plan.revisions:
             verb = "upgrade" if rev.is_upgrade else "downgrade"
             flag = (

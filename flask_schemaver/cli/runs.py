@@ -26,6 +26,7 @@ from .options import not_empty
 from .options import plan_options
 from .options import RelativeRevisionCommand
 from .options import run_options
+from .options import tenant_option
 from .options import unmask
 from .options import yes_option
 
@@ -36,13 +37,14 @@ if TYPE_CHECKING:
 
 @command(cls=RelativeRevisionCommand)
 @bind_option
+@tenant_option
 @click.argument("revision", default="heads", callback=unmask)
 @run_options
 @plan_options
 def upgrade(revision: str, plan: bool, as_json: bool, **options: Any) -> None:
     """Upgrade the databases to a later revision (default: heads)."""
     if plan:
-        show_plan(revision, options["bind"], as_json)
+        show_plan(revision, options["bind"], as_json, tenant=options["tenant"])
         return
     check_plan_options(as_json)
     run_and_report("upgrade", revision, options)
@@ -51,6 +53,7 @@ def upgrade(revision: str, plan: bool, as_json: bool, **options: Any) -> None:
 @command(cls=RelativeRevisionCommand)
 @bind_option
 @all_binds_option
+@tenant_option
 @click.argument("revision", default="-1", callback=unmask)
 @run_options
 @plan_options
@@ -60,7 +63,13 @@ def downgrade(
 ) -> None:
     """Revert the databases to an earlier revision (default: -1)."""
     if plan:
-        show_plan(revision, options["bind"], as_json, options["all_binds"])
+        show_plan(
+            revision,
+            options["bind"],
+            as_json,
+            options["all_binds"],
+            tenant=options["tenant"],
+        )
         return
     check_plan_options(as_json)
     options["confirm"] = confirmed("downgrade", options, yes)
@@ -70,6 +79,7 @@ def downgrade(
 @command(cls=RelativeRevisionCommand)
 @bind_option
 @all_binds_option
+@tenant_option
 @click.argument("revision", callback=unmask)
 @click.option("--purge", is_flag=True, help="Empty the version table before stamping.")
 @run_options
@@ -83,6 +93,7 @@ def stamp(revision: str, yes: bool, **options: Any) -> None:
 
 @command()
 @bind_option
+@tenant_option
 @click.argument("revision", callback=not_empty)
 @click.option(
     "--applied",
@@ -96,7 +107,12 @@ def stamp(revision: str, yes: bool, **options: Any) -> None:
     flag_value="rolled back",
     help="None of the revision's changes are in the database: record that.",
 )
-def resolve(bind: tuple[str, ...], revision: str, outcome: str | None) -> None:
+def resolve(
+    bind: tuple[str, ...],
+    tenant: tuple[str, ...] | None,
+    revision: str,
+    outcome: str | None,
+) -> None:
     """Record what an interrupted revision left in the database: all of it, or none."""
     if outcome is None:
         raise click.UsageError(
@@ -104,12 +120,15 @@ def resolve(bind: tuple[str, ...], revision: str, outcome: str | None) -> None:
             "(all of its changes are there) or --rolled-back (none of them are)"
         )
     results = extension().resolve(
-        revision, bind, applied=outcome == "applied", on_wait=output.print_wait
+        revision,
+        bind,
+        applied=outcome == "applied",
+        on_wait=output.print_wait,
+        tenant=tenant,
     )
     for result in results:
-        output.echo(
-            f"{output.bind(result.bind)}: {result.note}, at {output.ids(result.after)}"
-        )
+        name = output.bind(result.bind, result.tenant)
+        output.echo(f"{name}: {result.note}, at {output.ids(result.after)}")
 
 
 def check_plan_options(as_json: bool) -> None:
@@ -137,12 +156,17 @@ def confirmed(verb: str, options: dict[str, Any], yes: bool) -> bool:
 
 
 def show_plan(
-    revision: str, binds: tuple[str, ...], as_json: bool, all_binds: bool | None = None
+    revision: str,
+    binds: tuple[str, ...],
+    as_json: bool,
+    all_binds: bool | None = None,
+    *,
+    tenant: tuple[str, ...] | None = None,
 ) -> None:
     """Print what ``upgrade`` (or, with ``all_binds`` given, ``downgrade``) would run."""
     downgrade = all_binds is not None
     plans = extension().plan(
-        revision, binds, downgrade=downgrade, all_binds=bool(all_binds)
+        revision, binds, downgrade=downgrade, all_binds=bool(all_binds), tenant=tenant
     )
     if as_json:
         output.print_json([p.to_dict() for p in plans])
@@ -170,8 +194,7 @@ def run_and_report(verb: Verb, revision: str, options: dict[str, Any]) -> None:
             results = call(revision, **options, on_wait=output.print_wait)
     except RunFailed as exc:
         report_failure(exc, verb)
-    for result in results:
-        output.echo(output.summary(result, verb))
+    output.print_summaries(results, verb)
 
 
 @contextmanager
@@ -204,6 +227,5 @@ def report_failure(exc: RunFailed, verb: str) -> NoReturn:
             print_exception(result.error)
         output.echo(f"Error: {result.error}", err=True)
     if len(exc.results) > 1:
-        for result in exc.results:
-            output.echo(output.summary(cast("RunResult", result), verb))
+        output.print_summaries(cast("list[RunResult]", exc.results), verb)
     raise click.exceptions.Exit(exc.exit_code) from None

@@ -140,6 +140,42 @@ class Dialect:
         """SQL that limits how long one statement may run, and SQL that lifts it."""
         return None
 
+    # -- tenants: one schema per tenant in a bind's database ---------------------------
+
+    #: Whether tenants can live in schemas of one database (on MySQL and MariaDB,
+    #: in databases of one server), reached with one pool of connections.
+    tenant_schemas = False
+
+    def enter_schema(
+        self, connection: sa.Connection, schema: str
+    ) -> Callable[[], None] | None:
+        """Make ``schema`` where the connection's unqualified names go (text a
+        revision runs with ``op.execute`` included); returns a function that puts the
+        connection back as it was, or None when it cannot (it is then discarded)."""
+        raise NotImplementedError
+
+    def schemas_holding(
+        self, connection: sa.Connection, table: str, schemas: Sequence[str]
+    ) -> set[str]:
+        """Which of ``schemas`` hold a table named ``table``; in one query where the
+        dialect can."""
+        inspector = sa.inspect(connection)
+        return {s for s in schemas if inspector.has_table(table, schema=s)}
+
+    def create_schema(self, connection: sa.Connection, name: str) -> None:
+        """Create the schema ``name`` (for a tenant)."""
+        quoted = connection.dialect.identifier_preparer.quote_identifier(name)
+        connection.execute(sa.text(f"CREATE SCHEMA {quoted}"))
+
+    def drop_schema(self, connection: sa.Connection, name: str) -> None:
+        """Drop the schema ``name`` and everything in it."""
+        raise NotImplementedError
+
+    def engine_in_schema(self, engine: sa.Engine, schema: str) -> sa.Engine:
+        """A new engine on ``engine``'s database whose default schema is ``schema``:
+        what reflection without a schema reads (to compare models with a tenant)."""
+        raise NotImplementedError
+
     def prepare_autogenerate(self, context: MigrationContext) -> None:
         """Tune ``context`` before autogenerate compares models with the database."""
 

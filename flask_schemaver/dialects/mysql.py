@@ -6,6 +6,7 @@ import contextlib
 import math
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Any
 from typing import TYPE_CHECKING
@@ -77,6 +78,49 @@ class MySQL(Dialect):
         return (
             f"SET SESSION max_execution_time = {milliseconds}",
             "SET SESSION max_execution_time = DEFAULT",
+        )
+
+    # Tenants in databases of the bind's server.
+    tenant_schemas = True
+
+    def enter_schema(
+        self, connection: sa.Connection, schema: str
+    ) -> Callable[[], None] | None:
+        previous = connection.exec_driver_sql("SELECT DATABASE()").scalar()
+        connection.exec_driver_sql(f"USE {_quote_on(connection, schema)}")
+        connection.commit()
+        if previous is None:
+            return None  # no database to go back to: the connection is discarded
+
+        def restore() -> None:
+            if connection.in_transaction():
+                connection.rollback()
+            connection.exec_driver_sql(f"USE {_quote_on(connection, previous)}")
+            connection.commit()
+
+        return restore
+
+    def schemas_holding(
+        self, connection: sa.Connection, table: str, schemas: Sequence[str]
+    ) -> set[str]:
+        query = sa.text(
+            "SELECT TABLE_SCHEMA FROM information_schema.TABLES "
+            "WHERE TABLE_NAME = :table AND TABLE_SCHEMA IN :schemas"
+        ).bindparams(sa.bindparam("schemas", expanding=True))
+        found = connection.scalars(query, {"table": table, "schemas": list(schemas)})
+        return set(found)
+
+    def create_schema(self, connection: sa.Connection, name: str) -> None:
+        self.create_database(connection, name)
+
+    def drop_schema(self, connection: sa.Connection, name: str) -> None:
+        connection.execute(
+            sa.text(f"DROP DATABASE IF EXISTS {_quote_on(connection, name)}")
+        )
+
+    def engine_in_schema(self, engine: sa.Engine, schema: str) -> sa.Engine:
+        return sa.create_engine(
+            engine.url.set(database=schema), poolclass=sa.pool.NullPool
         )
 
     def empty_database(self, admin: sa.Engine, url: sa.URL) -> None:
@@ -191,6 +235,10 @@ _HERE = "\x00here\x00"
 
 def _quote(engine: sa.Engine, name: str) -> str:
     return engine.dialect.identifier_preparer.quote_identifier(name)
+
+
+def _quote_on(connection: sa.Connection, name: str) -> str:
+    return connection.dialect.identifier_preparer.quote_identifier(name)
 
 
 def _copy_plan(admin: sa.Engine, template: str) -> tuple[str, str, list[str]] | None:

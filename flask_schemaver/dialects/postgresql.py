@@ -135,6 +135,54 @@ class PostgreSQL(Dialect):
         milliseconds = max(1, round(seconds * 1000))
         return f"SET statement_timeout = {milliseconds}", "RESET statement_timeout"
 
+    tenant_schemas = True
+
+    def enter_schema(
+        self, connection: sa.Connection, schema: str
+    ) -> Callable[[], None] | None:
+        previous = connection.exec_driver_sql("SHOW search_path").scalar()
+        quoted = connection.dialect.identifier_preparer.quote_identifier(schema)
+        # The tenant's schema alone: a name the tenant lacks is an error, never a
+        # table of the same name in another schema (the app's shared tables, say).
+        connection.exec_driver_sql(f"SET search_path TO {quoted}")
+        connection.commit()
+
+        def restore() -> None:
+            if connection.in_transaction():
+                connection.rollback()
+            connection.execute(
+                sa.text("SELECT set_config('search_path', :path, false)"),
+                {"path": previous},
+            )
+            connection.commit()
+
+        return restore
+
+    def schemas_holding(
+        self, connection: sa.Connection, table: str, schemas: Sequence[str]
+    ) -> set[str]:
+        found = connection.scalars(
+            sa.text(
+                "SELECT n.nspname FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE c.relname = :table "
+                "AND c.relkind IN ('r', 'p') AND n.nspname = ANY(:schemas)"
+            ),
+            {"table": table, "schemas": list(schemas)},
+        )
+        return set(found)
+
+    def drop_schema(self, connection: sa.Connection, name: str) -> None:
+        quoted = connection.dialect.identifier_preparer.quote_identifier(name)
+        connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {quoted} CASCADE"))
+
+    def engine_in_schema(self, engine: sa.Engine, schema: str) -> sa.Engine:
+        quoted = engine.dialect.identifier_preparer.quote_identifier(schema)
+        return sa.create_engine(
+            engine.url,
+            poolclass=sa.pool.NullPool,
+            connect_args={"options": f"-c search_path={quoted}"},
+        )
+
     def prepare_autogenerate(self, context: MigrationContext) -> None:
         """Make ``context``'s autogenerate find serial columns with a single query.
 

@@ -264,6 +264,7 @@ class _Backfill:
                 finished=finished,
                 bind=getattr(bind, "name", ""),
                 revision=self.op.revision,
+                tenant=getattr(bind, "tenant", None),
             )
         )
 

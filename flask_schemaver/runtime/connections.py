@@ -41,12 +41,49 @@ def connect(
         if limit is not None:
             connection.exec_driver_sql(limit[0])
             connection.commit()
+        restore = _enter_tenant(bind, connection)
         try:
             yield connection
         finally:
             if limit is not None or kind.sticky_args & set(extra):
                 # Its limits would follow it into the app's pool.
                 connection.invalidate()
+            elif restore is not None:
+                _leave_tenant(connection, restore)
+
+
+#: Stands for "the connection cannot be put back as it was": it is discarded.
+_DISCARD = object()
+
+
+def _enter_tenant(bind: Bind, connection: sa.Connection) -> Any:
+    """Point the connection at the tenant's schema, for a tenant that has one; what
+    puts it back (or :data:`_DISCARD`), else None."""
+    if bind.tenant_schema is None:
+        return None
+    try:
+        restore = dialects.of(bind).enter_schema(connection, bind.tenant_schema)
+    except BaseException:
+        connection.invalidate()
+        raise
+    return _DISCARD if restore is None else restore
+
+
+def _leave_tenant(connection: sa.Connection, restore: Any) -> None:
+    """Put a connection the tenant's schema was set on back as the app's pool had it;
+    one that cannot be goes no further."""
+    if connection.invalidated or connection.closed:
+        return
+    if restore is _DISCARD:
+        connection.invalidate()
+        return
+    try:
+        restore()
+    except sa.exc.SQLAlchemyError:
+        connection.invalidate()
+    except BaseException:
+        connection.invalidate()
+        raise
 
 
 @contextmanager

@@ -87,7 +87,9 @@ def _acquire(
         if timeout is not None and waited >= timeout:
             raise LockTimeout(bind.name, timeout, lock.holder())
         if on_wait is not None and waited >= next_report:
-            on_wait(LockWait(bind.name, waited, lock.holder(), _me()))
+            on_wait(
+                LockWait(bind.name, waited, lock.holder(), _me(), tenant=bind.tenant)
+            )
             next_report += _REPORT_EVERY
         time.sleep(interval)
         interval = min(interval * 2, _POLL_MAX)

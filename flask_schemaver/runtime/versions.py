@@ -63,6 +63,8 @@ def flask_migrate(bind: Bind, connection: sa.Connection) -> tuple[str, ...]:
     bind keeps its own version elsewhere and no other bind keeps its version there:
     the record a Flask-Migrate ``--multidb`` project left. () when there is none."""
     own = (bind.version_table_schema, bind.version_table)
+    if bind.tenant is not None:
+        return ()  # tenants are flask_schemaver's own: never a --multidb project's
     if own == (None, FLASK_MIGRATE_TABLE) or (None, FLASK_MIGRATE_TABLE) in (
         bind.foreign_tables
     ):

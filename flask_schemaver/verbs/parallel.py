@@ -1,20 +1,24 @@
 """Running upgrade, downgrade or stamp on several binds, one after another or at once.
 
-With ``jobs`` above one, binds on different databases run in separate processes,
-forked from this one so that nothing is imported or configured twice; binds that share
-a database run one after another in the same process. Steps and lock waits are sent
-back to this process, which reports them as they come, so the output stays one whole
-line per event.
+With ``jobs`` above one, binds on different databases (and tenants in different
+schemas) run in up to ``jobs`` worker processes, forked from this one so that nothing is
+imported or configured twice, nor revision files read again: each worker is handed one
+database's binds after another's until none is left, reusing what it has loaded. Binds
+that share a database run one after another in the same worker. Steps and lock waits
+are sent back to this process, which reports them as they come, so the output stays one
+whole line per event.
 
 Process hygiene: a worker whose parent dies stops before its next revision and exits;
-a worker that dies fails only its own binds; Ctrl-C (or SIGTERM) stops every bind
-before its next revision, and the results say what was applied.
+a worker that dies fails only the binds it was running; Ctrl-C (or SIGTERM) stops every
+bind before its next revision, and the results say what was applied.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
+import itertools
 import multiprocessing
 import os
 import queue
@@ -55,10 +59,12 @@ def run_binds(
     return _Parallel(binds, groups, options, run, jobs).run()
 
 
-def _by_database(binds: Sequence[Bind]) -> list[list[Bind]]:
-    groups: dict[tuple[Any, ...], list[Bind]] = {}
-    for bind in binds:
-        groups.setdefault(database_identity(bind.engine), []).append(bind)
+def _by_database(binds: Sequence[Bind]) -> list[list[int]]:
+    """The binds' positions, grouped by database (a tenant's schema counting as one)."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, bind in enumerate(binds):
+        key = (*database_identity(bind.engine), bind.tenant_schema)
+        groups.setdefault(key, []).append(index)
     return list(groups.values())
 
 
@@ -68,37 +74,52 @@ def _run_group(binds: list[Bind], options: RunOptions, run: BindRun) -> list[Run
     stop = ""
     for bind in binds:
         if stop:
-            results.append(RunResult(bind.name, (), (), note=stop, outcome="skipped"))
+            results.append(_skipped(bind, stop))
             continue
         try:
-            results.append(run(bind, options))
+            result = run(bind, options)
         except SchemaVerError as exc:
-            results.append(RunResult(bind.name, (), (), outcome="failed", error=exc))
+            result = _failed(bind, exc)
             if isinstance(exc, Interrupted):
                 stop = "the run was interrupted"
             elif options.fail_fast:
                 stop = "--fail-fast"
         except KeyboardInterrupt:  # between two binds' runs
-            error = Interrupted("interrupted before it started", bind.name)
-            results.append(RunResult(bind.name, (), (), outcome="failed", error=error))
+            result = _failed(
+                bind, Interrupted("interrupted before it started", bind.name)
+            )
             stop = "the run was interrupted"
+        result.tenant = bind.tenant
+        results.append(result)
     return results
 
 
+def _failed(bind: Bind, error: SchemaVerError) -> RunResult:
+    error.tenant = bind.tenant
+    return RunResult(
+        bind.name, (), (), outcome="failed", error=error, tenant=bind.tenant
+    )
+
+
+def _skipped(bind: Bind, why: str) -> RunResult:
+    return RunResult(bind.name, (), (), note=why, outcome="skipped", tenant=bind.tenant)
+
+
 class _Parallel:
-    """One worker process per database, at most ``jobs`` at a time."""
+    """Up to ``jobs`` worker processes, each running one database's binds after
+    another's, as the parent hands them out, until none is left."""
 
     def __init__(
         self,
         binds: Sequence[Bind],
-        groups: list[list[Bind]],
+        groups: list[list[int]],
         options: RunOptions,
         run: BindRun,
         jobs: int,
     ) -> None:
-        self.binds = binds
-        self.waiting = list(enumerate(groups))
+        self.binds = list(binds)
         self.groups = groups
+        self.waiting = collections.deque(range(len(groups)))
         self.options = options
         self.run_bind = run
         self.jobs = jobs
@@ -108,7 +129,10 @@ class _Parallel:
         self.stop = self.context.Event()
         #: Ctrl-C or SIGTERM received by this process (the workers count their own).
         self.interrupts = 0
-        self.running: dict[int, Any] = {}
+        #: Each worker: its process, the pipe its work goes down, and the group it
+        #: runs (None between two).
+        self.workers: dict[int, _Worker] = {}
+        self.numbers = itertools.count()
         self.results: dict[int, list[RunResult]] = {}
 
     def run(self) -> list[RunResult]:
@@ -128,37 +152,44 @@ class _Parallel:
                     self.waiting.clear()
         finally:
             self._finish()
-        by_name = {r.bind: r for results in self.results.values() for r in results}
+        found: dict[int, RunResult] = {}
+        for index, results in self.results.items():
+            found.update(zip(self.groups[index], results, strict=True))
         why = "the run was interrupted" if self.stop.is_set() else "--fail-fast"
-        return [
-            by_name.get(b.name)
-            or RunResult(b.name, (), (), note=why, outcome="skipped")
-            for b in self.binds
-        ]
+        return [found.get(i) or _skipped(b, why) for i, b in enumerate(self.binds)]
 
     def _loop(self) -> None:
-        while self.waiting or self.running:
+        while self.waiting or self.workers:
             self._start_workers()
             self._relay(timeout=_POLL)
             self._reap()
 
-    def _start_workers(self) -> None:
+    def _next_group(self) -> int | None:
+        """The next group to hand out; None when there is none, or no more may
+        start (stopped, or --fail-fast after a failure)."""
         failed = any(r.outcome == "failed" for rs in self.results.values() for r in rs)
-        while self.waiting and len(self.running) < self.jobs:
-            if self.stop.is_set() or (failed and self.options.fail_fast):
-                self.waiting.clear()
+        if self.stop.is_set() or (failed and self.options.fail_fast):
+            self.waiting.clear()
+        return self.waiting.popleft() if self.waiting else None
+
+    def _start_workers(self) -> None:
+        while self.waiting and len(self.workers) < self.jobs:
+            index = self._next_group()
+            if index is None:
                 return
-            index, group = self.waiting.pop(0)
+            number = next(self.numbers)
+            receive, send = self.context.Pipe(duplex=False)
             process = self.context.Process(
-                target=_work,
-                args=(self, index, [b.name for b in group], os.getpid()),
-                daemon=True,
+                target=_work, args=(self, number, receive, os.getpid()), daemon=True
             )
             process.start()
-            self.running[index] = process
+            receive.close()
+            self.workers[number] = _Worker(process, send, index)
+            send.send(index)
 
     def _relay(self, timeout: float) -> None:
-        """Hand what the workers sent to the callbacks; keep their results."""
+        """Hand what the workers sent to the callbacks; keep their results, and give
+        a worker that finished a group the next one."""
         while True:
             try:
                 kind, payload = self.events.get(timeout=timeout)
@@ -166,8 +197,9 @@ class _Parallel:
                 return
             timeout = 0
             if kind == "result":
-                index, results = payload
+                number, index, results = payload
                 self.results[index] = results
+                self._hand_out(number)
                 continue
             callback = {
                 "start": self.options.on_start,
@@ -178,37 +210,53 @@ class _Parallel:
             if callback is not None:
                 callback(payload)
 
+    def _hand_out(self, number: int) -> None:
+        worker = self.workers.get(number)
+        if worker is None:
+            return
+        worker.group = self._next_group()
+        with contextlib.suppress(OSError):  # it died meanwhile: _reap sees to it
+            worker.pipe.send(worker.group)
+
     def _reap(self) -> None:
-        """Collect the workers that ended; one that died fails its own binds only."""
-        for index, process in list(self.running.items()):
-            if process.exitcode is None:
+        """Collect the workers that ended; one that died fails its own group only."""
+        for number, worker in list(self.workers.items()):
+            if worker.process.exitcode is None:
                 continue
-            process.join()
-            del self.running[index]
+            worker.process.join()
+            del self.workers[number]
+            worker.pipe.close()
             self._relay(timeout=0)  # what it sent before it ended is in the pipe
-            if index not in self.results:
+            index = worker.group
+            if index is None or index in self.results:
+                continue
+            code = worker.process.exitcode
+            binds = [self.binds[i] for i in self.groups[index]]
+            if code == 0:  # stopped before it started the group
                 self.results[index] = [
-                    RunResult(
-                        b.name,
-                        (),
-                        (),
-                        outcome="failed",
-                        error=_died(b, process.exitcode),
-                    )
-                    for b in self.groups[index]
+                    _skipped(b, "the run was interrupted") for b in binds
                 ]
+            else:
+                self.results[index] = [_failed(b, _died(b, code)) for b in binds]
 
     def _stop_now(self) -> None:
-        for process in self.running.values():
+        for worker in self.workers.values():
             with contextlib.suppress(ProcessLookupError, TypeError):
-                os.kill(process.pid, signal.SIGUSR1)
+                os.kill(worker.process.pid, signal.SIGUSR1)
 
     def _finish(self) -> None:
-        for process in self.running.values():
+        for worker in self.workers.values():
             with contextlib.suppress(Exception):
-                process.kill()
-                process.join()
+                worker.process.kill()
+                worker.process.join()
         self.events.close()
+
+
+@dataclasses.dataclass
+class _Worker:
+    process: Any
+    pipe: Any
+    group: int | None
 
 
 def _died(bind: Bind, exitcode: int) -> SchemaVerError:
@@ -219,18 +267,19 @@ def _died(bind: Bind, exitcode: int) -> SchemaVerError:
     )
     return MigrationError(
         f"the worker process migrating this bind {how}; the revision it was running "
-        f"may not have finished: see 'flask db status --bind {bind.name}'",
+        f"may not have finished: see 'flask db status --bind {bind.selector}'",
         bind.name,
     )
 
 
-def _work(job: _Parallel, index: int, names: list[str], parent: int) -> None:
-    """A worker: run its binds, send their results, exit."""
+def _work(job: _Parallel, number: int, work: Any, parent: int) -> None:
+    """A worker: run the groups of binds it is handed, one at a time, sending each
+    group's results, until it is handed None, told to stop, or its parent is gone."""
     _watch_parent(job, parent)
-    by_name = {b.name: b for b in job.binds}
-    for bind in by_name.values():
+    pools = {id(b.engine.pool): b.engine for b in job.binds}
+    for engine in pools.values():
         # Connections opened by the parent belong to it; the worker opens its own.
-        bind.engine.dispose(close=False)
+        engine.dispose(close=False)
 
     def send(kind: str) -> Callable[[Any], None]:
         return lambda payload: job.events.put((kind, payload))
@@ -248,8 +297,19 @@ def _work(job: _Parallel, index: int, names: list[str], parent: int) -> None:
         on_wait=send("wait") if job.options.on_wait else None,
         on_progress=send("progress") if job.options.on_progress else None,
     )
-    results = _run_group([by_name[n] for n in names], options, job.run_bind)
-    job.events.put(("result", (index, results)))
+    while True:
+        while not work.poll(_WATCH_PARENT):
+            if job.stop.is_set():
+                return
+        try:
+            index = work.recv()
+        except EOFError:
+            return
+        if index is None:
+            return
+        binds = [job.binds[i] for i in job.groups[index]]
+        results = _run_group(binds, options, job.run_bind)
+        job.events.put(("result", (number, index, results)))
 
 
 def _watch_parent(job: _Parallel, parent: int) -> None:

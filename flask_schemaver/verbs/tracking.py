@@ -162,6 +162,7 @@ def _step(bind: Bind, info: MigrationInfo, seconds: float) -> Step:
         is_upgrade=info.is_upgrade,
         is_stamp=info.is_stamp,
         seconds=seconds,
+        tenant=bind.tenant,
     )
 
 
