@@ -205,6 +205,18 @@ class BindAPI:
         return [(b, tenants.get(b.name)) for b in chosen]
 
     @contextmanager
+    def _once(self, binds: Sequence[Bind]) -> Iterator[None]:
+        """Over many tenants, read each folder's revision files once for the
+        ``with`` block (see :func:`flask_schemaver.script.files.held`)."""
+        if not any(b.tenant is not None for b in binds):
+            yield
+            return
+        from ..script.files import held
+
+        with held():
+            yield
+
+    @contextmanager
     def _throwaway(self, bind: Bind) -> Iterator[Bind]:
         """A throwaway tenant of the tenanted bind ``bind``, at its heads, as the
         models are compared with it; dropped after the ``with`` block."""

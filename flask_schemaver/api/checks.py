@@ -84,11 +84,12 @@ class ChecksAPI(LooksAPI):
         elif own:
             found.append(checks.check(bind, settings, own))
         per_tenant = tuple(g for g in gates if g not in own)
-        for t in tenants if per_tenant else ():
-            with naming(t):
-                result = checks.check(t, settings, per_tenant)
-            result.tenant = t.tenant
-            found.append(result)
+        with self._once(tenants):
+            for t in tenants if per_tenant else ():
+                with naming(t):
+                    result = checks.check(t, settings, per_tenant)
+                result.tenant = t.tenant
+                found.append(result)
         return found
 
     def lint(
@@ -154,15 +155,17 @@ class ChecksAPI(LooksAPI):
         from .looks import status_of
 
         targets = self.targets(bind, tenant)
-        for b, current in zip(targets, quick.all_at_heads(targets), strict=True):
-            if current is not None:
-                continue
-            answer = quick.is_current(b) if b.tenant is None else None
-            if answer is None:
-                try:
-                    answer = status_of(b, self._state().settings).up_to_date
-                except SchemaVerError:
+        with self._once(targets):
+            found = quick.all_at_heads(targets)
+            for b, current in zip(targets, found, strict=True):
+                if current is not None:
+                    continue
+                answer = quick.is_current(b) if b.tenant is None else None
+                if answer is None:
+                    try:
+                        answer = status_of(b, self._state().settings).up_to_date
+                    except SchemaVerError:
+                        return False
+                if not answer:
                     return False
-            if not answer:
-                return False
         return True

@@ -174,7 +174,9 @@ class LooksAPI(BindAPI):
             tenant by default, one status each.
         """
         settings = self._state().settings
-        return [status_of(b, settings) for b in self.targets(bind, tenant)]
+        targets = self.targets(bind, tenant)
+        with self._once(targets):
+            return [status_of(b, settings) for b in targets]
 
 
 def status_of(bind: Bind, settings: Settings) -> BindStatus:

@@ -128,9 +128,12 @@ class RunsAPI(BindAPI):
         jobs = settings.jobs if options.jobs is None else options.jobs
         if jobs < 1:
             raise UsageError(f"--jobs must be 1 or more, not {jobs}")
-        ran = iter(
-            run_binds(left, options, lambda b, o: runs.run(b, settings, o), jobs=jobs)
-        )
+        with self._once(left):
+            ran = iter(
+                run_binds(
+                    left, options, lambda b, o: runs.run(b, settings, o), jobs=jobs
+                )
+            )
         kept = {id(b) for b in left}
         results = [
             r if r is not None else next(ran)

@@ -139,29 +139,33 @@ def status(
     """Show every revision of each bind as applied [X] or pending [ ]."""
     from ..api.base import app_state
     from ..api.looks import status_of
+    from ..script.files import held
 
     settings = app_state().settings
     states: list[dict[str, Any]] = []
     fleets: dict[str, list[BindStatus | SchemaVerError]] = {}
     failed = False
     # Bind by bind: one database that can't be reached hides nothing of the others.
-    for b in extension().targets(bind, tenant):
-        try:
-            state = status_of(b, settings)
-        except SchemaVerError as exc:
-            failed = True
-            error = {"bind": b.name, "url": b.safe_url, "error": str(exc)}
-            states.append(error if b.tenant is None else {**error, "tenant": b.tenant})
+    # Across tenants, each folder's revision files are read once.
+    with held():
+        for b in extension().targets(bind, tenant):
+            try:
+                state = status_of(b, settings)
+            except SchemaVerError as exc:
+                failed = True
+                error = {"bind": b.name, "url": b.safe_url, "error": str(exc)}
+                if b.tenant is not None:
+                    error["tenant"] = b.tenant
+                    fleets.setdefault(b.name, []).append(exc)
+                elif not as_json:
+                    output.echo(f"Error: {exc}", err=True)
+                states.append(error)
+                continue
+            states.append(state.to_dict())
             if b.tenant is not None:
-                fleets.setdefault(b.name, []).append(exc)
+                fleets.setdefault(b.name, []).append(state)
             elif not as_json:
-                output.echo(f"Error: {exc}", err=True)
-            continue
-        states.append(state.to_dict())
-        if b.tenant is not None:
-            fleets.setdefault(b.name, []).append(state)
-        elif not as_json:
-            print_status(state)
+                print_status(state)
     if as_json:
         output.print_json(states)
     else:

@@ -82,6 +82,13 @@ _SIGNATURES = sa.text(
 )
 
 
+#: Sets the search_path, returning the one it replaces.
+_SWAP_PATH = sa.text(
+    "WITH old AS MATERIALIZED (SELECT current_setting('search_path') AS path) "
+    "SELECT path, set_config('search_path', :path, false) FROM old"
+)
+
+
 class AdvisoryLock(SessionLock):
     """A session-level advisory lock, taken with ``pg_try_advisory_lock``."""
 
@@ -140,11 +147,12 @@ class PostgreSQL(Dialect):
     def enter_schema(
         self, connection: sa.Connection, schema: str
     ) -> Callable[[], None] | None:
-        previous = connection.exec_driver_sql("SHOW search_path").scalar()
         quoted = connection.dialect.identifier_preparer.quote_identifier(schema)
         # The tenant's schema alone: a name the tenant lacks is an error, never a
         # table of the same name in another schema (the app's shared tables, say).
-        connection.exec_driver_sql(f"SET search_path TO {quoted}")
+        # The old path is read before the new one is set (the CTE comes first), in
+        # one round trip; committed at once, so that no rollback undoes it.
+        previous = connection.execute(_SWAP_PATH, {"path": quoted}).scalar()
         connection.commit()
 
         def restore() -> None:

@@ -25,7 +25,9 @@ def connect(
 
     ``SCHEMAVER_CONNECT_TIMEOUT`` bounds connecting and waiting on a silent link, and
     ``statement_timeout`` each statement, where the dialect and driver can. A
-    connection given a statement limit is discarded afterwards, not pooled.
+    connection given a statement limit is discarded afterwards, not pooled. A
+    ``migrating`` connection to a tenant in a schema has that schema as its default
+    for the block (the text a revision runs goes there), then the one it had.
     """
     kind = dialects.of(bind)
     extra = kind.connect_args(
@@ -41,7 +43,9 @@ def connect(
         if limit is not None:
             connection.exec_driver_sql(limit[0])
             connection.commit()
-        restore = _enter_tenant(bind, connection)
+        # Only migrations need the tenant's schema as the default: everything else
+        # names the schema (the version and history tables are in it).
+        restore = _enter_tenant(bind, connection) if migrating else None
         try:
             yield connection
         finally:

@@ -88,22 +88,38 @@ def ensure(bind: Bind, connection: sa.Connection) -> None:
 
     A table of that name that is not a history table is refused before anything runs.
     """
-    columns = {c.name for c in table(bind).columns}
+    history = table(bind)
+    columns = {c.name for c in history.columns}
     inspector = sa.inspect(connection)
     schema = bind.version_table_schema
-    if inspector.has_table(bind.history_table, schema=schema):
+    if not inspector.has_table(bind.history_table, schema=schema):
+        history.create(connection)
+    elif not _has_columns(connection, history):
         found = {c["name"] for c in inspector.get_columns(bind.history_table, schema)}
         if not columns <= found:
             connection.rollback()
             raise MigrationError(
-                f"the table {bind.history_table!r} is not flask_schemaver's history of "
-                f"applied revisions (it lacks {', '.join(sorted(columns - found))}); "
-                "rename that table, or set 'history': False for this bind in "
+                f"the table {bind.history_table!r} is not flask_schemaver's history "
+                f"of applied revisions (it lacks {', '.join(sorted(columns - found))});"
+                " rename that table, or set 'history': False for this bind in "
                 "SCHEMAVER_BINDS",
                 bind.name,
             )
-    ensure_in(bind, connection)
+        # Every column is there: the query failed for another reason (no right to
+        # read the table, say), which writing history rows does not need.
     connection.commit()
+
+
+def _has_columns(connection: sa.Connection, history: sa.Table) -> bool:
+    """Whether the table of that name has every column of the history table: one
+    query that reads no row, rather than reflecting the table (which, on a fleet of
+    tenants, each run would pay for)."""
+    try:
+        connection.execute(sa.select(history).limit(0)).all()
+    except sa.exc.DBAPIError:
+        connection.rollback()
+        return False
+    return True
 
 
 def ensure_in(bind: Bind, connection: sa.Connection) -> None:

@@ -82,6 +82,8 @@ def flask_migrate_rows(connection: sa.Connection) -> tuple[str, ...]:
 
 def flask_migrate_or_none(bind: Bind) -> tuple[str, ...] | None:
     """:func:`flask_migrate` on a connection of its own; None on an error."""
+    if bind.tenant is not None:
+        return ()  # as flask_migrate says, without a connection for it
     try:
         with connections.connect(bind) as connection:
             return flask_migrate(bind, connection)

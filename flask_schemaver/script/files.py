@@ -24,8 +24,10 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from typing import TypedDict
@@ -84,7 +86,42 @@ def as_ids(value: Ids) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+#: While :func:`held` lasts: what each folder's files were read as, per question.
+_held: dict[tuple[str, Path], Any] | None = None
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Read each folder's revision files once for the ``with`` block, rather than at
+    every call: a run over many tenants asks the same questions of the same files for
+    each tenant, and the files do not change while it runs (Alembic imports them
+    once). Worker processes forked inside the block keep what was read."""
+    global _held
+    if _held is not None:
+        yield
+        return
+    _held = {}
+    try:
+        yield
+    finally:
+        _held = None
+
+
+def _once(question: str, directory: Path, answer: Callable[[Path], Any]) -> Any:
+    if _held is None:
+        return answer(directory)
+    key = (question, directory)
+    if key not in _held:
+        _held[key] = answer(directory)
+    return _held[key]
+
+
 def load_facts(directory: Path) -> list[tuple[str, RevisionFacts]]:
+    """:func:`read_facts`, once per folder while :func:`held` lasts."""
+    return list(_once("facts", directory, read_facts))
+
+
+def read_facts(directory: Path) -> list[tuple[str, RevisionFacts]]:
     """``(path, facts)`` of every revision file in ``directory``, in file name order.
 
     As Alembic does, each path is the file's real path (symbolic links resolved), and a
@@ -118,6 +155,10 @@ def load_facts(directory: Path) -> list[tuple[str, RevisionFacts]]:
 def fingerprint(directory: Path) -> tuple[tuple[str, str], ...]:
     """The name and SHA-256 of every revision file in ``directory``: equal exactly when
     no file was added, removed, renamed or edited, whatever the clock says."""
+    return _once("fingerprint", directory, _fingerprint)  # type: ignore[no-any-return]
+
+
+def _fingerprint(directory: Path) -> tuple[tuple[str, str], ...]:
     return tuple(
         (name, digest) for name, _, _, digest in _read(_revision_files(directory))
     )
