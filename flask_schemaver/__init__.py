@@ -60,6 +60,8 @@ if TYPE_CHECKING:
     from .results import SplitRevision as SplitRevision
     from .results import SplitStamp as SplitStamp
     from .results import Step as Step
+    from .results import TenantInfo as TenantInfo
+    from .results import TenantResult as TenantResult
 
 #: Each public name and the module it lives in.
 _PUBLIC = {
@@ -84,6 +86,8 @@ _PUBLIC = {
     "SplitBind": "results",
     "SplitRevision": "results",
     "SplitStamp": "results",
+    "TenantInfo": "results",
+    "TenantResult": "results",
     "Finding": "lint",
     "Rule": "lint",
     # errors

@@ -16,6 +16,7 @@ from .api.checks import ChecksAPI
 from .api.convert import ConvertAPI
 from .api.files import FilesAPI
 from .api.runs import RunsAPI
+from .api.tenants import TenantsAPI
 from .exceptions import ConfigError
 from .settings import Settings
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 Lister = TypeVar("Lister", bound=Callable[[], Any])
 
 
-class SchemaVer(FilesAPI, RunsAPI, ChecksAPI, ConvertAPI):
+class SchemaVer(FilesAPI, RunsAPI, ChecksAPI, ConvertAPI, TenantsAPI):
     """Database migrations for a Flask app, one revision chain per Flask-SQLAlchemy bind.
 
     The methods work on the current app (inside its app context) and return data;

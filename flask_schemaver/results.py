@@ -493,3 +493,61 @@ class SplitResult:
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready data."""
         return asdict(self)
+
+
+#: Where a tenanted bind keeps its tenants: in schemas of its database, or in
+#: databases of their own.
+TenantKind = Literal["schema", "database"]
+
+
+@dataclass
+class TenantResult:
+    """What :meth:`~flask_schemaver.SchemaVer.create_tenant` did for a tenant."""
+
+    bind: str
+    tenant: str
+    #: ``"schema"`` (a schema of the bind's database) or ``"database"``.
+    kind: TenantKind
+    #: Where the tenant lives, for people: ``schema acme`` (``database acme`` on
+    #: MySQL and MariaDB), or its database's URL with the password hidden.
+    where: str
+    #: True when this call made the schema or database; False when it existed.
+    created: bool
+    #: The upgrade that brought the tenant to the heads; its ``steps`` are empty
+    #: when the tenant was there already.
+    run: RunResult
+
+    @property
+    def revisions(self) -> list[str]:
+        """The revisions applied to the tenant by this call, in order."""
+        return [s.revision for s in self.run.steps if not s.is_stamp]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields and :attr:`revisions` as JSON-ready data."""
+        data = asdict(self)
+        data["revisions"] = self.revisions
+        return data
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    """A tenant of a tenanted bind, as ``flask db tenants list`` shows it."""
+
+    bind: str
+    tenant: str
+    #: ``"schema"`` or ``"database"``, as for :class:`TenantResult`.
+    kind: TenantKind
+    #: Where it lives: ``schema acme``, or its database's URL, password hidden.
+    where: str
+    #: Whether its schema or database is there: False when it is missing, None
+    #: where only reading it could tell (a database on a server).
+    exists: bool | None
+    #: The revisions its version table holds; () for none; None when it could not
+    #: be read (missing, or its server unreachable).
+    current: tuple[str, ...] | None
+    #: Whether it is at the heads of its bind's chain; None when unknown.
+    up_to_date: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON-ready data."""
+        return asdict(self)

@@ -2,8 +2,9 @@
 
 The commands live at module level, by family: :mod:`.files` (revision files),
 :mod:`.runs` (changing databases), :mod:`.looks` (reading them), :mod:`.checks`
-(judging them) and :mod:`.convert` (a Flask-Migrate ``--multidb`` project split into one
-chain per bind). Each reaches the app's :class:`~flask_schemaver.SchemaVer` through
+(judging them), :mod:`.convert` (a Flask-Migrate ``--multidb`` project split into one
+chain per bind) and :mod:`.tenants` (the tenants of tenanted binds: a group of its
+own). Each reaches the app's :class:`~flask_schemaver.SchemaVer` through
 ``app.extensions``. The group imports a family's module only when one of its commands
 is used, so that setting up the extension in every web worker costs next to nothing.
 
@@ -56,6 +57,7 @@ COMMANDS = {
     "lint": "checks",
     "acknowledge": "checks",
     "split-multidb": "convert",
+    "tenants": "tenants",
 }
 
 
