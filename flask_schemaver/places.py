@@ -148,6 +148,7 @@ class Place:
             change = kind.create_database if making else kind.drop_database
         with admin.connect() as connection:
             change(connection, name)
+            connection.commit()
 
     def _make_file(self, path: str) -> bool:
         folder = os.path.dirname(path)
@@ -192,15 +193,14 @@ class Place:
 
     @contextmanager
     def _admin(self) -> Iterator[sa.Engine]:
-        """An engine on the place's server, outside any transaction: the bind's own
-        database for a schema; for a database, the first of the server's
-        administration databases that lets it connect."""
+        """An engine on the place's server: for a schema, the bind's own (its pool is
+        warm); for a database, one outside any transaction on the first of the
+        server's administration databases that lets it connect."""
         if self.kind == "schema":
-            candidates: tuple[str | None, ...] = (self._url.database,)
-        else:
-            candidates = dialects.named(self._url.get_backend_name()).admin_databases
+            yield self._bind.engine
+            return
         error: sa.exc.DBAPIError | None = None
-        for database in candidates:
+        for database in dialects.named(self._url.get_backend_name()).admin_databases:
             engine = sa.create_engine(
                 self._url.set(database=database or ""),
                 poolclass=sa.pool.NullPool,

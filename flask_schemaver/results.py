@@ -495,19 +495,15 @@ class SplitResult:
         return asdict(self)
 
 
-#: Where a tenanted bind keeps its tenants: in schemas of its database, or in
-#: databases of their own.
-TenantKind = Literal["schema", "database"]
-
-
 @dataclass
 class TenantResult:
     """What :meth:`~flask_schemaver.SchemaVer.create_tenant` did for a tenant."""
 
     bind: str
     tenant: str
-    #: ``"schema"`` (a schema of the bind's database) or ``"database"``.
-    kind: TenantKind
+    #: ``"schema"`` (a schema of the bind's database; on MySQL and MariaDB, a
+    #: database of its server) or ``"database"`` (a database of its own).
+    kind: Literal["schema", "database"]
     #: Where the tenant lives, for people: ``schema acme`` (``database acme`` on
     #: MySQL and MariaDB), or its database's URL with the password hidden.
     where: str
@@ -536,7 +532,7 @@ class TenantInfo:
     bind: str
     tenant: str
     #: ``"schema"`` or ``"database"``, as for :class:`TenantResult`.
-    kind: TenantKind
+    kind: Literal["schema", "database"]
     #: Where it lives: ``schema acme``, or its database's URL, password hidden.
     where: str
     #: Whether its schema or database is there: False when it is missing, None
