@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from .lint import Finding as Finding
     from .lint import Rule as Rule
     from .options import RunOptions as RunOptions
+    from .options import Shard as Shard
     from .results import BackfillProgress as BackfillProgress
     from .results import BindPlan as BindPlan
     from .results import BindStatus as BindStatus
@@ -68,6 +69,7 @@ _PUBLIC = {
     "SchemaVer": "extension",
     "Bind": "binds",
     "RunOptions": "options",
+    "Shard": "options",
     # results
     "BackfillProgress": "results",
     "BindPlan": "results",

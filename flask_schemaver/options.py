@@ -9,6 +9,7 @@ in :mod:`flask_schemaver.cli.options`), not a parameter added along the whole pa
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -42,6 +43,61 @@ TenantNames = str | Iterable[str] | None
 EVERY_TENANT = "*"
 
 
+@dataclass(frozen=True)
+class Shard:
+    """The ``number``-th of ``count`` shares of the tenants (``--shard K/N``).
+
+    A tenant's share depends on its name alone (a SHA-256 of it, modulo ``count``):
+    the same on every machine and in every process, and a tenant added or removed
+    moves no other tenant to another share.
+    """
+
+    #: Which share: 1 to ``count``.
+    number: int
+    #: How many shares the tenants are split into.
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.number}/{self.count}"
+
+    def holds(self, tenant: str) -> bool:
+        """Whether the tenant named ``tenant`` is in this share."""
+        digest = hashlib.sha256(tenant.encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.number - 1
+
+
+#: A share of the tenants: ``"K/N"``, ``(K, N)`` or a :class:`Shard`, the K-th of N
+#: shares; None for every tenant selected.
+ShardSpec = str | tuple[int, int] | Shard | None
+
+
+def parse_shard(shard: ShardSpec) -> Shard | None:
+    """``shard`` as a :class:`Shard`; None for None.
+
+    :raises UsageError: for anything but ``"K/N"`` or ``(K, N)``, whole numbers with
+        1 ≤ K ≤ N.
+    """
+    if shard is None or isinstance(shard, Shard):
+        return shard
+    numbers: list[Any] = []
+    if isinstance(shard, str):
+        parts = shard.split("/")
+        if all(p.isascii() and p.isdigit() for p in parts):
+            numbers = [int(p) for p in parts]
+    elif isinstance(shard, (tuple, list)):
+        numbers = [n for n in shard if type(n) is int]
+        numbers = numbers if len(numbers) == len(shard) else []
+    if len(numbers) != 2 or not 1 <= numbers[0] <= numbers[1]:
+        from .exceptions import UsageError
+
+        shown = "/".join(map(str, shard)) if isinstance(shard, (tuple, list)) else shard
+        raise UsageError(
+            f"--shard {shown!r} is not a share of the tenants: give K/N, the K-th of "
+            "N shares, with N 1 or more and K from 1 to N (e.g. 2/4)"
+        )
+    return Shard(*numbers)
+
+
 class RunKeywords(TypedDict, total=False):
     """The keyword arguments of ``upgrade``, ``downgrade`` and ``stamp``; see
     :class:`RunOptions` for each."""
@@ -59,6 +115,7 @@ class RunKeywords(TypedDict, total=False):
     on_wait: WaitCallback | None
     on_progress: ProgressCallback | None
     tenant: TenantNames
+    shard: ShardSpec
 
 
 class RevisionKeywords(TypedDict, total=False):
@@ -144,6 +201,9 @@ class RunOptions:
     #: (``"*"`` for every tenant); empty for the verb's default: every tenant for
     #: ``upgrade``, none (refused) for ``downgrade`` and ``stamp``.
     tenants: tuple[str, ...] = ()
+    #: The share of the tenants selected to work on (``--shard K/N``); None for
+    #: all of them.
+    shard: Shard | None = None
     #: Print the SQL instead of running it (offline mode).
     sql: bool = False
     #: A tag for the migration scripts (``context.get_tag_argument()``).
@@ -193,6 +253,7 @@ class RunOptions:
         values = dict(keywords)
         values["x_args"] = tuple(values.get("x_args", ()))
         values["tenants"] = tenant_patterns(values.pop("tenant", None))
+        values["shard"] = parse_shard(values.get("shard"))
         return cls(verb=verb, revision=revision, binds=bind_names(bind), **values)
 
     @property

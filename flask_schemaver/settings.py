@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "SCHEMAVER_LOCK": True,
     "SCHEMAVER_LOCK_TIMEOUT": 600,
     "SCHEMAVER_JOBS": 1,
+    "SCHEMAVER_JOBS_PER_SERVER": None,
     "SCHEMAVER_LINT": {},
     "SCHEMAVER_HISTORY": True,
     "SCHEMAVER_CONNECT_TIMEOUT": 30,
@@ -82,6 +83,7 @@ class Settings:
         "lock",
         "lock_timeout",
         "jobs",
+        "jobs_per_server",
         "lint",
         "history",
         "script_template",
@@ -110,6 +112,7 @@ class Settings:
         connect_timeout: float | None = 30,
         statement_timeout: float | None = None,
         tenants: Mapping[str, Any] | None = None,
+        jobs_per_server: int | None = None,
     ) -> None:
         self.directory: Final = directory
         self.command: Final = command
@@ -136,6 +139,9 @@ class Settings:
         #: Per tenanted bind, the function that lists its tenants (or its
         #: ``"module:function"`` name, imported on first use).
         self.tenants: Final[Mapping[str, Any]] = {} if tenants is None else tenants
+        #: How many of the ``--jobs`` workers may work on one database server at
+        #: once; None for as many as there are.
+        self.jobs_per_server: Final = jobs_per_server
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some settings changed, e.g. ``replace(directory=...)``."""
@@ -174,6 +180,7 @@ class Settings:
             ),
             script_template=_script_template(config["SCHEMAVER_SCRIPT_TEMPLATE"]),
             jobs=_jobs(config["SCHEMAVER_JOBS"]),
+            jobs_per_server=_jobs_per_server(config["SCHEMAVER_JOBS_PER_SERVER"]),
             lint=_lint_levels(config["SCHEMAVER_LINT"]),
             history=bool(config["SCHEMAVER_HISTORY"]),
             lock=bool(config["SCHEMAVER_LOCK"]),
@@ -281,6 +288,17 @@ def _script_template(value: Any) -> str | None:
 def _jobs(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError("SCHEMAVER_JOBS must be a whole number, 1 or more")
+    return value
+
+
+def _jobs_per_server(value: Any) -> int | None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or value < 1
+    ):
+        raise ConfigError(
+            "SCHEMAVER_JOBS_PER_SERVER must be a whole number, 1 or more, or None "
+            "for no limit but --jobs"
+        )
     return value
 
 

@@ -43,6 +43,7 @@ from .exceptions import MigrationError
 from .exceptions import SchemaVerError
 from .exceptions import UsageError
 from .options import EVERY_TENANT
+from .options import Shard
 
 #: How the tenants of a bind are kept: in schemas of its database, or in databases
 #: of their own.
@@ -190,10 +191,20 @@ def _check_schemas(bind: Bind) -> None:
         )
 
 
-def choose(fleets: Sequence[Fleet], patterns: Sequence[str]) -> list[list[str]]:
+def choose(
+    fleets: Sequence[Fleet], patterns: Sequence[str], shard: Shard | None = None
+) -> list[list[str]]:
     """The tenants of each fleet that ``patterns`` select (every tenant when there is
-    none), in the order listed; a pattern that selects no tenant is a
-    :class:`~flask_schemaver.UsageError`."""
+    none), in the order listed, then those of them in ``shard``; a pattern that
+    selects no tenant is a :class:`~flask_schemaver.UsageError`, an empty shard is
+    not."""
+    chosen = _matching(fleets, patterns)
+    if shard is None:
+        return chosen
+    return [[n for n in names if shard.holds(n)] for names in chosen]
+
+
+def _matching(fleets: Sequence[Fleet], patterns: Sequence[str]) -> list[list[str]]:
     if not patterns:
         return [list(f.places) for f in fleets]
     chosen: list[set[str]] = [set() for _ in fleets]

@@ -144,8 +144,8 @@ def test_bad_selections_are_one_line_and_exit_2(
         ("upgrade", "--tenant", "z*"): "Error: --tenant 'z*' matches no tenant of "
         "bind(s) 'shop'",
         ("upgrade", "--bind", "default", "--tenant", "acme"): "Error: bind 'default' "
-        "has no tenants; --tenant and --all-tenants select the tenants of tenanted "
-        "binds (shop)",
+        "has no tenants; --tenant, --all-tenants and --shard select the tenants of "
+        "tenanted binds (shop)",
         ("status", "--tenant", ""): "Error: --tenant '' is empty; give a tenant's "
         "name or a pattern such as 'eu-*', or --all-tenants",
         ("downgrade", "--bind", "shop", "base"): "Error: downgrade changes each "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from flask import Flask
 from flask_schemaver import DatabaseError
 from flask_schemaver import LockTimeout
 from flask_schemaver import SchemaVerError
+from flask_schemaver import TenantResult
 from flask_schemaver import UsageError
 from helpers import add_revision
 from helpers import AppMaker
@@ -115,30 +117,49 @@ def test_create_then_list_on_sqlite(
     assert lines[2].endswith("  behind, at r1")
 
 
-def test_create_in_a_request(shop: Flask, make_app: AppMaker, files: Files) -> None:
-    """A sign-up: the app records the tenant, then creates it, in the request."""
+def test_create_in_a_request(make_app: AppMaker, files: Files) -> None:
+    """A sign-up: the app inserts the tenant's row, creates the tenant in the same
+    request (its function reads the row, not yet committed, in the same session),
+    then commits; or rolls back when creating failed, which leaves nothing."""
+    app = tenanted_app(make_app, make_app.sqlite("shop"), lambda: tenants())
+    db = make_app.db
+    with app.app_context(), db.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE tenant (name VARCHAR(50))")
 
-    @shop.post("/signup/<name>")
+    def tenants() -> dict[str, str]:
+        names = db.session.scalars(sa.text("SELECT name FROM tenant")).all()
+        return {n: f"sqlite:///{files.path(n)}" for n in names}
+
+    @app.post("/signup/<name>")
     def signup(name: str) -> Any:
-        files.names.append(name)  # the app's own INSERT of the tenant's row
+        insert = sa.text("INSERT INTO tenant (name) VALUES (:name)")
+        db.session.execute(insert, {"name": name})
         try:
             result = make_app.schemaver.create_tenant(name, "shop")
         except SchemaVerError as exc:
-            files.names.remove(name)  # its transaction rolled back
+            db.session.rollback()
             return {"error": str(exc)}, 400
+        db.session.commit()
         return result.to_dict()
 
-    client = shop.test_client()
+    client = app.test_client()
     response = client.post("/signup/delta")
     assert response.status_code == 200, response.json
     assert response.json is not None
     assert response.json["created"] and response.json["revisions"] == ["r1", "r2"]
     assert versions(files.path("delta"), "alembic_version_shop") == ["r2"]
-    again = client.post("/signup/delta").json
-    assert again is not None and again["revisions"] == []
+    with app.app_context():
+        assert not make_app.schemaver.create_tenant("delta").revisions
     bad = client.post("/signup/a;drop")
     assert bad.status_code == 400 and bad.json is not None
     assert "'a;drop' cannot name a tenant" in bad.json["error"]
+    failing_revision(app, make_app)
+    failed = client.post("/signup/omega")
+    assert failed.status_code == 400 and failed.json is not None
+    assert "dropped again" in failed.json["error"]
+    assert not files.path("omega").exists()
+    with app.app_context():
+        assert rows(db.engine, "SELECT name FROM tenant") == [("delta",)]
 
 
 def test_bad_input_is_one_line(
@@ -207,7 +228,7 @@ def test_a_failed_upgrade_drops_what_it_made(
 @pytest.mark.postgresql
 def test_postgresql_schemas(make_app: AppMaker, postgresql_db: MakeDatabase) -> None:
     url = postgresql_db()
-    names = ["acme", "beta", "x" * 64]
+    names = ["acme", "beta", "gamma", "x" * 64]
     app = tenanted_app(make_app, url, lambda: names, SCHEMAVER_LOCK_TIMEOUT=1)
     outside = sa.create_engine(url, poolclass=sa.pool.NullPool)
     schemas = "SELECT nspname FROM pg_namespace WHERE nspname IN ('acme', 'beta')"
@@ -222,6 +243,23 @@ def test_postgresql_schemas(make_app: AppMaker, postgresql_db: MakeDatabase) -> 
         )
         assert not make_app.schemaver.create_tenant("acme").revisions
     assert rows(outside, "SELECT name FROM acme.item") == [("seed",)]
+    # Two sign-ups of one tenant at once: one makes and migrates it, the other waits
+    # for its lock and finds it done.
+    done: list[TenantResult] = []
+
+    def sign_up() -> None:
+        with app.app_context():
+            done.append(make_app.schemaver.create_tenant("gamma"))
+
+    threads = [threading.Thread(target=sign_up) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted((r.created, r.revisions) for r in done) == [
+        (False, []),
+        (True, ["r1", "r2"]),
+    ]
     out = cli(app, "tenants", "create", "x" * 64, code=2)
     assert out.splitlines()[-1] == (
         f"Error: the tenant name '{'x' * 64}' is 64 characters long; postgresql "

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..binds import Bind
     from ..binds import BindNames
     from ..extension import SchemaVer
+    from ..options import ShardSpec
     from ..options import TenantNames
     from ..tenants import Fleet
 
@@ -124,9 +125,16 @@ class BindAPI:
             )
         return {name: _function(name, f) for name, f in declared.items()}
 
-    def targets(self, bind: BindNames = None, tenant: TenantNames = None) -> list[Bind]:
+    def targets(
+        self,
+        bind: BindNames = None,
+        tenant: TenantNames = None,
+        *,
+        shard: ShardSpec = None,
+    ) -> list[Bind]:
         """The binds ``bind`` names, each tenanted bind in the place of the tenants
-        ``tenant`` selects: what ``upgrade``, ``status`` and ``current`` work on.
+        ``tenant`` and ``shard`` select: what ``upgrade``, ``status`` and
+        ``current`` work on.
 
         Each tenant is a :class:`~flask_schemaver.Bind` whose ``tenant`` is its name.
 
@@ -134,9 +142,34 @@ class BindAPI:
         :param tenant: a tenant's name or a shell-style pattern (``eu-*``), several,
             ``"*"`` for every tenant, or None for every tenant too. Naming tenants
             leaves out the binds that have none.
-        :raises UsageError: for a name or pattern that selects no tenant.
+        :param shard: ``"K/N"`` or ``(K, N)``: of the tenants ``tenant`` selects,
+            only those in the K-th of N shares (see :class:`~flask_schemaver.Shard`);
+            leaves out the binds without tenants too. A share may hold no tenant.
+        :raises UsageError: for a name or pattern that selects no tenant, or a
+            share that is not one.
         """
-        return self._targets(bind, tenant)
+        return self._targets(bind, tenant, shard=shard)
+
+    def tenant_names(
+        self,
+        bind: BindNames = None,
+        tenant: TenantNames = None,
+        *,
+        shard: ShardSpec = None,
+    ) -> dict[str, list[str]]:
+        """The names of the tenants that ``tenant`` and ``shard`` select, for each
+        tenanted bind that ``bind`` names, as for :meth:`targets`.
+
+        :param bind: a bind name, several, or None for every bind.
+        :param tenant: the tenants' names or patterns, as for :meth:`targets`.
+        :param shard: the share of them, as for :meth:`targets`.
+        :return: each tenanted bind's name and its tenants, in the order listed.
+        """
+        return {
+            fleet.bind.name: names
+            for _, fleet, names in self._selection(bind, tenant, shard=shard)
+            if fleet is not None
+        }
 
     def _fleet(self, bind: Bind) -> Fleet:
         """The tenants of the tenanted bind ``bind``, as its function lists them now."""
@@ -150,44 +183,68 @@ class BindAPI:
         tenant: TenantNames = None,
         *,
         needed: str | None = None,
+        shard: ShardSpec = None,
     ) -> list[Bind]:
         """The binds ``bind`` names, each tenanted one in the place of the tenants
         ``tenant`` selects: every tenant when None, unless the command (``needed``)
-        changes versions and must be told which.
+        changes versions and must be told which; of those, the ones in ``shard``.
 
-        A tenant selection leaves out the binds that have no tenants; naming one of
-        them with it is bad input, as is a pattern that selects no tenant.
+        A tenant selection (or a shard) leaves out the binds that have no tenants;
+        naming one of them with it is bad input, as is a pattern that selects no
+        tenant.
         """
         found: list[Bind] = []
-        for b, tenants in self._expand(bind, tenant, needed=needed):
+        for b, tenants in self._expand(bind, tenant, needed=needed, shard=shard):
             found.extend([b] if tenants is None else tenants)
         return found
 
     def _expand(
-        self, bind: BindNames, tenant: TenantNames, *, needed: str | None = None
+        self,
+        bind: BindNames,
+        tenant: TenantNames,
+        *,
+        needed: str | None = None,
+        shard: ShardSpec = None,
     ) -> list[tuple[Bind, list[Bind] | None]]:
         """Each bind named, with the tenants selected of a tenanted one (None for a
         bind without tenants); see :meth:`_targets`."""
+        return [
+            (b, None if fleet is None else [fleet.tenant(n) for n in names])
+            for b, fleet, names in self._selection(bind, tenant, needed, shard)
+        ]
+
+    def _selection(
+        self,
+        bind: BindNames,
+        tenant: TenantNames,
+        needed: str | None = None,
+        shard: ShardSpec = None,
+    ) -> list[tuple[Bind, Fleet | None, list[str]]]:
+        """Each bind named, with its fleet and the names of the tenants selected
+        when it is tenanted; see :meth:`_targets`."""
         from ..options import bind_names
+        from ..options import parse_shard
         from ..options import tenant_patterns
         from ..tenants import choose
 
         patterns = tenant_patterns(tenant)
+        share = parse_shard(shard)
         chosen = self.select(bind)
         functions = self._tenant_functions()
-        if patterns:
+        if patterns or share:
             plain = [b.name for b in chosen if b.name not in functions]
             if plain and bind_names(bind):
                 raise UsageError(
-                    f"bind {plain[0]!r} has no tenants; --tenant and --all-tenants "
-                    "select the tenants of tenanted binds"
+                    f"bind {plain[0]!r} has no tenants; --tenant, --all-tenants and "
+                    "--shard select the tenants of tenanted binds"
                     + (f" ({', '.join(functions)})" if functions else "")
                 )
             chosen = [b for b in chosen if b.name in functions]
             if not chosen:
                 raise UsageError(
-                    "--tenant and --all-tenants select the tenants of tenanted binds, "
-                    "and the app declares none (see @schemaver.tenants)"
+                    "--tenant, --all-tenants and --shard select the tenants of "
+                    "tenanted binds, and the app declares none (see "
+                    "@schemaver.tenants)"
                 )
         tenanted = [b for b in chosen if b.name in functions]
         if needed and tenanted and not patterns:
@@ -197,12 +254,9 @@ class BindAPI:
                 "such as 'eu-*' allowed), or pass --all-tenants"
             )
         fleets = [self._fleet(b) for b in tenanted]
-        selected = choose(fleets, patterns)
-        tenants = {
-            f.bind.name: [f.tenant(n) for n in names]
-            for f, names in zip(fleets, selected, strict=True)
-        }
-        return [(b, tenants.get(b.name)) for b in chosen]
+        names = choose(fleets, patterns, share)
+        selected = {f.bind.name: (f, n) for f, n in zip(fleets, names, strict=True)}
+        return [(b, *selected.get(b.name, (None, []))) for b in chosen]
 
     @contextmanager
     def _once(self, binds: Sequence[Bind]) -> Iterator[None]:

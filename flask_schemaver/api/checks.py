@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ..binds import Bind
     from ..binds import BindNames
     from ..lint import Finding
+    from ..options import ShardSpec
     from ..options import TenantNames
     from ..results import CheckResult
     from ..results import Gate
@@ -28,6 +29,7 @@ class ChecksAPI(LooksAPI):
         tenant: TenantNames = None,
         *,
         only: Iterable[str] = (),
+        shard: ShardSpec = None,
     ) -> list[CheckResult]:
         """Per bind: several heads, unapplied or edited revisions, revision files gone,
         and models the revisions miss.
@@ -39,6 +41,8 @@ class ChecksAPI(LooksAPI):
         :param bind: a bind name, several, or None for every bind.
         :param tenant: the tenants of tenanted binds to look at, as for
             :meth:`targets`; every tenant by default.
+        :param shard: of those tenants, the K-th of N shares (``"K/N"`` or
+            ``(K, N)``), as for :meth:`targets`.
         :param only: the gates to run (see :data:`~flask_schemaver.results.GATES`);
             every gate by default.
         :return: one result per bind (and tenant); ``ok`` tells whether it passed.
@@ -53,7 +57,7 @@ class ChecksAPI(LooksAPI):
                 f"unknown check {', '.join(sorted(unknown))}; choose from {', '.join(GATES)}"
             )
         settings = self._state().settings
-        chosen = self._expand(bind, tenant)
+        chosen = self._expand(bind, tenant, shard=shard)
         if "drift" in gates:
             self._refuse_unconfigured_models()
         results: list[CheckResult] = []
@@ -116,7 +120,12 @@ class ChecksAPI(LooksAPI):
         )
 
     def acknowledge(
-        self, revision: str, bind: BindNames = None, tenant: TenantNames = None
+        self,
+        revision: str,
+        bind: BindNames = None,
+        tenant: TenantNames = None,
+        *,
+        shard: ShardSpec = None,
     ) -> dict[str, str]:
         """Accept the current file of an applied, edited revision: record its checksum.
 
@@ -124,6 +133,8 @@ class ChecksAPI(LooksAPI):
         :param bind: a bind name, several, or None for the binds that have it.
         :param tenant: on a tenanted bind, the tenants to record it for, as for
             :meth:`targets`; needed there (``"*"`` for every tenant).
+        :param shard: of those tenants, the K-th of N shares (``"K/N"`` or
+            ``(K, N)``), as for :meth:`targets`.
         :return: the revision id acknowledged per bind (``bind/tenant`` for a tenant).
         """
         from ..tenants import naming
@@ -131,14 +142,20 @@ class ChecksAPI(LooksAPI):
         from .looks import status_of
 
         settings = self._state().settings
-        targets = self._targets(bind, tenant, needed="acknowledge")
+        targets = self._targets(bind, tenant, needed="acknowledge", shard=shard)
         found = {}
         for b in self._having(bind, targets, [revision]):
             with naming(b):
                 found[b.label] = checks.acknowledge(b, status_of(b, settings), revision)
         return found
 
-    def is_current(self, bind: BindNames = None, tenant: TenantNames = None) -> bool:
+    def is_current(
+        self,
+        bind: BindNames = None,
+        tenant: TenantNames = None,
+        *,
+        shard: ShardSpec = None,
+    ) -> bool:
         """Whether every bind's database (every tenant's) is at its heads: cheap enough
         for a health check.
 
@@ -149,12 +166,14 @@ class ChecksAPI(LooksAPI):
         :param bind: a bind name, several, or None for every bind.
         :param tenant: the tenants of tenanted binds, as for :meth:`targets`; every
             tenant by default.
+        :param shard: of those tenants, the K-th of N shares (``"K/N"`` or
+            ``(K, N)``), as for :meth:`targets`.
         """
         from ..exceptions import SchemaVerError
         from ..verbs import quick
         from .looks import status_of
 
-        targets = self.targets(bind, tenant)
+        targets = self.targets(bind, tenant, shard=shard)
         with self._once(targets):
             found = quick.all_at_heads(targets)
             for b, current in zip(targets, found, strict=True):

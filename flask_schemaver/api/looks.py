@@ -9,6 +9,7 @@ from .base import BindAPI
 if TYPE_CHECKING:
     from ..binds import Bind
     from ..binds import BindNames
+    from ..options import ShardSpec
     from ..options import TenantNames
     from ..results import BindStatus
     from ..results import Revision
@@ -19,13 +20,19 @@ class LooksAPI(BindAPI):
     """The Python API that reads."""
 
     def current(
-        self, bind: BindNames = None, tenant: TenantNames = None
+        self,
+        bind: BindNames = None,
+        tenant: TenantNames = None,
+        *,
+        shard: ShardSpec = None,
     ) -> dict[str, tuple[str, ...]]:
         """The revisions each bind's database (each tenant's) is at.
 
         :param bind: a bind name, several, or None for every bind.
         :param tenant: the tenants of tenanted binds, as for :meth:`targets`; every
             tenant by default.
+        :param shard: of those tenants, the K-th of N shares (``"K/N"`` or
+            ``(K, N)``), as for :meth:`targets`.
         :return: each bind's name (``bind/tenant`` for a tenant) and its current
             revision ids (empty at base).
         """
@@ -33,13 +40,17 @@ class LooksAPI(BindAPI):
         from ..verbs import looks
 
         found = {}
-        for b in self.targets(bind, tenant):
+        for b in self.targets(bind, tenant, shard=shard):
             with naming(b):
                 found[b.label] = looks.current(b)
         return found
 
     def current_revisions(
-        self, bind: BindNames = None, tenant: TenantNames = None
+        self,
+        bind: BindNames = None,
+        tenant: TenantNames = None,
+        *,
+        shard: ShardSpec = None,
     ) -> dict[str, tuple[list[Revision], tuple[str, ...]]]:
         """Each bind's current revisions in full, as Alembic's ``current`` finds them:
         those its version table names and the revisions they depend on that no other
@@ -49,13 +60,15 @@ class LooksAPI(BindAPI):
         :param bind: a bind name, several, or None for every bind.
         :param tenant: the tenants of tenanted binds, as for :meth:`targets`; every
             tenant by default. A tenant's key is ``bind/tenant``.
+        :param shard: of those tenants, the K-th of N shares (``"K/N"`` or
+            ``(K, N)``), as for :meth:`targets`.
         """
         from ..tenants import naming
         from ..verbs import looks
 
         settings = self._state().settings
         found = {}
-        for b in self.targets(bind, tenant):
+        for b in self.targets(bind, tenant, shard=shard):
             with naming(b):
                 found[b.label] = looks.current_revisions(b, settings)
         return found
@@ -95,6 +108,8 @@ class LooksAPI(BindAPI):
         rev_range: str | None = None,
         bind: BindNames = None,
         tenant: TenantNames = None,
+        *,
+        shard: ShardSpec = None,
     ) -> dict[str, list[Revision]]:
         """Each bind's revisions, newest first.
 
@@ -103,6 +118,8 @@ class LooksAPI(BindAPI):
         :param bind: a bind name, several, or None for every bind.
         :param tenant: with ``current`` in ``rev_range``, the tenants whose current
             revision counts, as for :meth:`targets` (keys ``bind/tenant``).
+        :param shard: of those tenants, the K-th of N shares (``"K/N"`` or
+            ``(K, N)``), as for :meth:`targets`.
         """
         if not rev_range:
             from ..script import chain
@@ -123,19 +140,20 @@ class LooksAPI(BindAPI):
         return {
             b.label: looks.history(b, settings, rev_range)
             for b in self._having(
-                bind, self._current_of(bind, tenant, "current" in ends), targets
+                bind, self._current_of(bind, tenant, shard, "current" in ends), targets
             )
         }
 
     def _current_of(
-        self, bind: BindNames, tenant: TenantNames, current: bool
+        self, bind: BindNames, tenant: TenantNames, shard: ShardSpec, current: bool
     ) -> list[Bind]:
         """The binds named; when ``current`` counts, tenanted ones in the place of
         their tenants (each tenant has its own current revision)."""
         if current:
-            return self.targets(bind, tenant)
-        if tenant is not None:
-            self.targets(bind, tenant)  # a tenant that does not exist is bad input
+            return self.targets(bind, tenant, shard=shard)
+        if tenant is not None or shard is not None:
+            # A tenant that does not exist, or a bad shard, is bad input.
+            self.targets(bind, tenant, shard=shard)
         return self.select(bind)
 
     def show(
@@ -143,6 +161,8 @@ class LooksAPI(BindAPI):
         revision: str = "head",
         bind: BindNames = None,
         tenant: TenantNames = None,
+        *,
+        shard: ShardSpec = None,
     ) -> dict[str, list[Revision]]:
         """The revisions ``revision`` names in each bind.
 
@@ -151,6 +171,8 @@ class LooksAPI(BindAPI):
         :param bind: a bind name, several, or None for the binds that have it.
         :param tenant: for ``current``, the tenants whose current revisions to show,
             as for :meth:`targets` (keys ``bind/tenant``).
+        :param shard: of those tenants, the K-th of N shares (``"K/N"`` or
+            ``(K, N)``), as for :meth:`targets`.
         """
         from ..verbs import looks
 
@@ -160,21 +182,27 @@ class LooksAPI(BindAPI):
         return {
             b.label: looks.show(b, settings, revision)
             for b in self._having(
-                bind, self._current_of(bind, tenant, current), targets
+                bind, self._current_of(bind, tenant, shard, current), targets
             )
         }
 
     def status(
-        self, bind: BindNames = None, tenant: TenantNames = None
+        self,
+        bind: BindNames = None,
+        tenant: TenantNames = None,
+        *,
+        shard: ShardSpec = None,
     ) -> list[BindStatus]:
         """Each bind's revisions marked applied or pending, and what its database is at.
 
         :param bind: a bind name, several, or None for every bind.
         :param tenant: the tenants of tenanted binds, as for :meth:`targets`; every
             tenant by default, one status each.
+        :param shard: of those tenants, the K-th of N shares (``"K/N"`` or
+            ``(K, N)``), as for :meth:`targets`.
         """
         settings = self._state().settings
-        targets = self.targets(bind, tenant)
+        targets = self.targets(bind, tenant, shard=shard)
         with self._once(targets):
             return [status_of(b, settings) for b in targets]
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..binds import BindNames
     from ..options import RunKeywords
     from ..options import RunOptions
+    from ..options import ShardSpec
     from ..options import TenantNames
     from ..options import WaitCallback
     from ..results import BindPlan
@@ -41,7 +42,8 @@ class RunsAPI(BindAPI):
             ``label@head``, ``+2``...
         :param bind: a bind name, several, or None for every bind.
         :param options: ``tenant`` (the tenants of tenanted binds: names or
-            shell-style patterns, ``"*"`` for all; every tenant by default), ``sql``,
+            shell-style patterns, ``"*"`` for all; every tenant by default),
+            ``shard`` (of those, the K-th of N shares: ``"K/N"``), ``sql``,
             ``tag``, ``x_args``, ``fail_fast``, ``jobs``, ``on_start``, ``on_step``,
             ``on_wait``; see :class:`~flask_schemaver.RunOptions`.
         :return: one result per bind (and tenant), in the app's order.
@@ -64,7 +66,8 @@ class RunsAPI(BindAPI):
 
         :param revision: the target: a revision id, ``base``, ``-1``, ``label@-1``...
         :param bind: a bind name, several, or None for every bind.
-        :param options: ``tenant``, ``all_binds``, ``confirm``, ``sql``, ``tag``,
+        :param options: ``tenant``, ``shard``, ``all_binds``, ``confirm``, ``sql``,
+            ``tag``,
             ``x_args``, ``fail_fast``, ``jobs``, ``on_start``, ``on_step``,
             ``on_wait``; see
             :class:`~flask_schemaver.RunOptions`.
@@ -85,7 +88,7 @@ class RunsAPI(BindAPI):
 
         :param revision: the revision to record, or ``base`` to empty the table.
         :param bind: a bind name, several, or None for every bind.
-        :param options: ``tenant`` (needed on a tenanted bind), ``purge``,
+        :param options: ``tenant`` (needed on a tenanted bind), ``shard``, ``purge``,
             ``all_binds``, ``confirm``, ``sql``, ``tag``, ``x_args``, ``fail_fast``,
             ``jobs``, ``on_wait``; see
             :class:`~flask_schemaver.RunOptions`.
@@ -131,7 +134,11 @@ class RunsAPI(BindAPI):
         with self._once(left):
             ran = iter(
                 run_binds(
-                    left, options, lambda b, o: runs.run(b, settings, o), jobs=jobs
+                    left,
+                    options,
+                    lambda b, o: runs.run(b, settings, o),
+                    jobs=jobs,
+                    per_server=settings.jobs_per_server,
                 )
             )
         kept = {id(b) for b in left}
@@ -152,6 +159,7 @@ class RunsAPI(BindAPI):
         applied: bool,
         on_wait: WaitCallback | None = None,
         tenant: TenantNames = None,
+        shard: ShardSpec = None,
     ) -> list[RunResult]:
         """Record what an interrupted run of ``revision`` left, on a database whose DDL
         commits as it runs (MySQL, MariaDB): all of its changes, or none.
@@ -162,6 +170,8 @@ class RunsAPI(BindAPI):
             (its version is recorded), False when none are.
         :param on_wait: called while waiting for a bind's migration lock.
         :param tenant: on a tenanted bind, the tenant (or tenants) to record it for.
+        :param shard: of those tenants, the K-th of N shares (``"K/N"`` or
+            ``(K, N)``), as for :meth:`targets`.
         :return: one result per bind, with the revisions it is at now.
         """
         from ..tenants import naming
@@ -174,7 +184,7 @@ class RunsAPI(BindAPI):
             )
         settings = self._state().settings
         results = []
-        for b in self._targets(bind, tenant, needed="resolve"):
+        for b in self._targets(bind, tenant, needed="resolve", shard=shard):
             with naming(b):
                 result = runs.resolve(
                     b, settings, revision, applied=applied, on_wait=on_wait
@@ -191,6 +201,7 @@ class RunsAPI(BindAPI):
         downgrade: bool = False,
         all_binds: bool = False,
         tenant: TenantNames = None,
+        shard: ShardSpec = None,
     ) -> list[BindPlan]:
         """What ``upgrade`` (or ``downgrade``) to ``revision`` would run; runs nothing.
 
@@ -200,6 +211,8 @@ class RunsAPI(BindAPI):
         :param all_binds: as for :meth:`downgrade`: plan it on every bind.
         :param tenant: the tenants of tenanted binds, as for :meth:`upgrade` and
             :meth:`downgrade`; one plan each.
+        :param shard: of those tenants, the K-th of N shares (``"K/N"`` or
+            ``(K, N)``), as for :meth:`targets`.
         :return: one plan per bind (and tenant).
         """
         from ..options import RunOptions
@@ -208,7 +221,7 @@ class RunsAPI(BindAPI):
         from ..verbs.preflight import preflight
 
         # A plan changes nothing: protected binds need no confirmation.
-        keywords: dict[str, object] = {"tenant": tenant}
+        keywords: dict[str, object] = {"tenant": tenant, "shard": shard}
         if downgrade:
             keywords.update(all_binds=all_binds, confirm=True)
         options = RunOptions.build(
@@ -233,6 +246,7 @@ class RunsAPI(BindAPI):
             options.binds,
             options.tenants,
             needed=options.label if options.destructive else None,
+            shard=options.shard,
         )
         if options.sql and any(b.tenant is not None for b in binds):
             raise UsageError(

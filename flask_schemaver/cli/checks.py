@@ -16,6 +16,7 @@ from .options import not_empty
 from .options import tenant_option
 
 if TYPE_CHECKING:
+    from ..options import Shard
     from ..results import CheckResult
 
 
@@ -34,11 +35,12 @@ def check(
     ctx: click.Context,
     bind: tuple[str, ...],
     tenant: tuple[str, ...] | None,
+    shard: Shard | None,
     as_json: bool,
     only: tuple[str, ...],
 ) -> None:
     """Fail when a bind has several heads, unapplied or edited revisions, or unmigrated models."""
-    results = extension().check(bind, tenant, only=only)
+    results = extension().check(bind, tenant, only=only, shard=shard)
     if as_json:
         output.print_json([r.to_dict() for r in results])
     else:
@@ -141,8 +143,12 @@ def lint(
 @tenant_option
 @click.argument("revision", callback=not_empty)
 def acknowledge(
-    bind: tuple[str, ...], tenant: tuple[str, ...] | None, revision: str
+    bind: tuple[str, ...],
+    tenant: tuple[str, ...] | None,
+    shard: Shard | None,
+    revision: str,
 ) -> None:
     """Accept an applied revision's edited file: record its new checksum."""
-    for name, rev in extension().acknowledge(revision, bind, tenant).items():
+    acknowledged = extension().acknowledge(revision, bind, tenant, shard=shard)
+    for name, rev in acknowledged.items():
         output.echo(f"{output.bind(name)}: acknowledged the current file of {rev}")

@@ -17,6 +17,7 @@ from .options import not_empty
 from .options import tenant_option
 
 if TYPE_CHECKING:
+    from ..options import Shard
     from ..results import BindStatus
     from ..results import Revision
 
@@ -25,9 +26,14 @@ if TYPE_CHECKING:
 @bind_option
 @tenant_option
 @click.argument("revision", default="head", callback=not_empty)
-def show(bind: tuple[str, ...], tenant: tuple[str, ...] | None, revision: str) -> None:
+def show(
+    bind: tuple[str, ...],
+    tenant: tuple[str, ...] | None,
+    shard: Shard | None,
+    revision: str,
+) -> None:
     """Show the revisions a name stands for (id, head, label@head, current)."""
-    for name, revs in extension().show(revision, bind, tenant).items():
+    for name, revs in extension().show(revision, bind, tenant, shard=shard).items():
         for rev in revs:
             output.echo(f"{output.bind(name)}:")
             output.echo(output.verbose(rev))
@@ -44,15 +50,16 @@ def show(bind: tuple[str, ...], tenant: tuple[str, ...] | None, revision: str) -
 def history(
     bind: tuple[str, ...],
     tenant: tuple[str, ...] | None,
+    shard: Shard | None,
     rev_range: str | None,
     verbose: bool,
     indicate_current: bool,
 ) -> None:
     """List the revisions of each bind, newest first."""
     schemaver = extension()
-    current = schemaver.current(bind, tenant) if indicate_current else {}
-    shown = schemaver.history(rev_range, bind, tenant)
-    if indicate_current and tenant is not None:
+    current = schemaver.current(bind, tenant, shard=shard) if indicate_current else {}
+    shown = schemaver.history(rev_range, bind, tenant, shard=shard)
+    if indicate_current and (tenant is not None or shard is not None):
         # Each tenant selected has its own current revision: one list each.
         shown = {
             label: shown.get(label) or shown.get(label.rpartition("/")[0], [])
@@ -116,9 +123,12 @@ def print_lists(items: dict[str, list[Revision]], verbose: bool, empty: str) -> 
 @command()
 @bind_option
 @tenant_option
-def current(bind: tuple[str, ...], tenant: tuple[str, ...] | None) -> None:
+def current(
+    bind: tuple[str, ...], tenant: tuple[str, ...] | None, shard: Shard | None
+) -> None:
     """Show the revisions each bind's database is at (and depends on), with marks."""
-    for name, (revs, missing) in extension().current_revisions(bind, tenant).items():
+    found = extension().current_revisions(bind, tenant, shard=shard)
+    for name, (revs, missing) in found.items():
         shown = [output.revision_line(rev, parents=False, doc=False) for rev in revs]
         shown += [f"{rev_id} (no revision file)" for rev_id in missing]
         for line in shown or ["<base>"]:
@@ -134,6 +144,7 @@ def status(
     ctx: click.Context,
     bind: tuple[str, ...],
     tenant: tuple[str, ...] | None,
+    shard: Shard | None,
     as_json: bool,
 ) -> None:
     """Show every revision of each bind as applied [X] or pending [ ]."""
@@ -148,7 +159,7 @@ def status(
     # Bind by bind: one database that can't be reached hides nothing of the others.
     # Across tenants, each folder's revision files are read once.
     with held():
-        for b in extension().targets(bind, tenant):
+        for b in extension().targets(bind, tenant, shard=shard):
             try:
                 state = status_of(b, settings)
             except SchemaVerError as exc:

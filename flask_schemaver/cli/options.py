@@ -12,6 +12,8 @@ import click
 from click.shell_completion import CompletionItem
 
 from ..options import EVERY_TENANT
+from ..options import parse_shard
+from ..options import Shard
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,17 +78,43 @@ def bind_option(func: F) -> F:
     )(func)
 
 
+def shard_value(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> Shard | None:
+    """``--shard K/N`` as a :class:`~flask_schemaver.Shard`; a bad one is refused."""
+    from ..exceptions import UsageError
+
+    try:
+        return parse_shard(value)
+    except UsageError:
+        raise click.BadParameter(
+            f"{value!r}: give K/N, the K-th of N shares, with N 1 or more and K from "
+            "1 to N (e.g. 2/4)"
+        ) from None
+
+
 def tenant_option(func: F) -> F:
-    """``--tenant`` (repeatable, shell-style patterns) and ``--all-tenants``, given to
-    the command as one ``tenant`` argument: the names and patterns, ``*`` for every
-    tenant, or None when neither is given (the command's default)."""
+    """``--tenant`` (repeatable, shell-style patterns), ``--all-tenants`` and
+    ``--shard``, given to the command as a ``tenant`` argument (the names and
+    patterns, ``*`` for every tenant, or None when neither is given: the
+    command's default) and a ``shard`` one.
+
+    A shard that holds no tenant of a bind is said on stderr, one line per bind: a
+    CI matrix job with nothing to do reports it and succeeds.
+    """
 
     @functools.wraps(func)
     def combined(
-        *args: Any, tenant: tuple[str, ...], all_tenants: bool, **kwargs: Any
+        *args: Any,
+        tenant: tuple[str, ...],
+        all_tenants: bool,
+        shard: Shard | None,
+        **kwargs: Any,
     ) -> Any:
         chosen = (*tenant, EVERY_TENANT) if all_tenants else tenant
-        return func(*args, tenant=chosen or None, **kwargs)
+        if shard is not None:
+            say_empty_shards(kwargs.get("bind"), chosen or None, shard)
+        return func(*args, tenant=chosen or None, shard=shard, **kwargs)
 
     options = [
         click.option(
@@ -103,10 +131,30 @@ def tenant_option(func: F) -> F:
             help="Work on every tenant of the tenanted binds (what downgrade, stamp "
             "and resolve need to be told).",
         ),
+        click.option(
+            "--shard",
+            metavar="K/N",
+            callback=shard_value,
+            help="Of the tenants selected, work on the K-th of N shares only (e.g. "
+            "2/4), one share per CI job; a tenant's share depends on its name "
+            "alone. Leaves out the binds without tenants.",
+        ),
     ]
     for option in reversed(options):
         combined = option(combined)
     return combined  # type: ignore[return-value]
+
+
+def say_empty_shards(
+    bind: tuple[str, ...] | None, tenant: tuple[str, ...] | None, shard: Shard
+) -> None:
+    """One line on stderr for each tenanted bind of which ``shard`` holds no tenant."""
+    from . import extension
+    from . import output
+
+    for name, names in extension().tenant_names(bind, tenant, shard=shard).items():
+        if not names:
+            output.echo(f"shard {shard} of bind {name}: no tenants", err=True)
 
 
 def run_options(func: F) -> F:

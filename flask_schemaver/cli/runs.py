@@ -31,6 +31,7 @@ from .options import unmask
 from .options import yes_option
 
 if TYPE_CHECKING:
+    from ..options import Shard
     from ..results import RunResult
     from ..results import Verb
 
@@ -44,7 +45,13 @@ if TYPE_CHECKING:
 def upgrade(revision: str, plan: bool, as_json: bool, **options: Any) -> None:
     """Upgrade the databases to a later revision (default: heads)."""
     if plan:
-        show_plan(revision, options["bind"], as_json, tenant=options["tenant"])
+        show_plan(
+            revision,
+            options["bind"],
+            as_json,
+            tenant=options["tenant"],
+            shard=options["shard"],
+        )
         return
     check_plan_options(as_json)
     run_and_report("upgrade", revision, options)
@@ -69,6 +76,7 @@ def downgrade(
             as_json,
             options["all_binds"],
             tenant=options["tenant"],
+            shard=options["shard"],
         )
         return
     check_plan_options(as_json)
@@ -110,6 +118,7 @@ def stamp(revision: str, yes: bool, **options: Any) -> None:
 def resolve(
     bind: tuple[str, ...],
     tenant: tuple[str, ...] | None,
+    shard: Shard | None,
     revision: str,
     outcome: str | None,
 ) -> None:
@@ -125,6 +134,7 @@ def resolve(
         applied=outcome == "applied",
         on_wait=output.print_wait,
         tenant=tenant,
+        shard=shard,
     )
     for result in results:
         name = output.bind(result.bind, result.tenant)
@@ -162,11 +172,17 @@ def show_plan(
     all_binds: bool | None = None,
     *,
     tenant: tuple[str, ...] | None = None,
+    shard: Shard | None = None,
 ) -> None:
     """Print what ``upgrade`` (or, with ``all_binds`` given, ``downgrade``) would run."""
     downgrade = all_binds is not None
     plans = extension().plan(
-        revision, binds, downgrade=downgrade, all_binds=bool(all_binds), tenant=tenant
+        revision,
+        binds,
+        downgrade=downgrade,
+        all_binds=bool(all_binds),
+        tenant=tenant,
+        shard=shard,
     )
     if as_json:
         output.print_json([p.to_dict() for p in plans])

@@ -46,9 +46,16 @@ _WATCH_PARENT = 0.5
 
 
 def run_binds(
-    binds: Sequence[Bind], options: RunOptions, run: BindRun, *, jobs: int
+    binds: Sequence[Bind],
+    options: RunOptions,
+    run: BindRun,
+    *,
+    jobs: int,
+    per_server: int | None = None,
 ) -> list[RunResult]:
-    """Run every bind, up to ``jobs`` databases at a time; results in ``binds`` order."""
+    """Run every bind, up to ``jobs`` databases at a time, and up to ``per_server``
+    of them on one database server (None: no limit but ``jobs``); results in
+    ``binds`` order."""
     groups = _by_database(binds)
     if (
         jobs <= 1
@@ -56,7 +63,7 @@ def run_binds(
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
         return _run_group(list(binds), options, run)
-    return _Parallel(binds, groups, options, run, jobs).run()
+    return _Parallel(binds, groups, options, run, jobs, per_server).run()
 
 
 def _by_database(binds: Sequence[Bind]) -> list[list[int]]:
@@ -66,6 +73,12 @@ def _by_database(binds: Sequence[Bind]) -> list[list[int]]:
         key = (*database_identity(bind.engine), bind.tenant_schema)
         groups.setdefault(key, []).append(index)
     return list(groups.values())
+
+
+def _server(bind: Bind) -> tuple[Any, ...]:
+    """The database server ``bind`` is on: its kind, host and port. SQLite files,
+    on none, count as one."""
+    return database_identity(bind.engine)[:3]
 
 
 def _run_group(binds: list[Bind], options: RunOptions, run: BindRun) -> list[RunResult]:
@@ -116,9 +129,13 @@ class _Parallel:
         options: RunOptions,
         run: BindRun,
         jobs: int,
+        per_server: int | None = None,
     ) -> None:
         self.binds = list(binds)
         self.groups = groups
+        #: The server of each group, and how many groups may run on one at once.
+        self.servers = [_server(self.binds[group[0]]) for group in groups]
+        self.per_server = per_server
         self.waiting = collections.deque(range(len(groups)))
         self.options = options
         self.run_bind = run
@@ -170,7 +187,20 @@ class _Parallel:
         failed = any(r.outcome == "failed" for rs in self.results.values() for r in rs)
         if self.stop.is_set() or (failed and self.options.fail_fast):
             self.waiting.clear()
-        return self.waiting.popleft() if self.waiting else None
+        if self.per_server is None:
+            return self.waiting.popleft() if self.waiting else None
+        # The first group waiting whose server has room: a worker whose group is
+        # not done yet holds a place on its server.
+        busy = collections.Counter(
+            self.servers[w.group]
+            for w in self.workers.values()
+            if w.group is not None and w.group not in self.results
+        )
+        for index in self.waiting:
+            if busy[self.servers[index]] < self.per_server:
+                self.waiting.remove(index)
+                return index
+        return None
 
     def _start_workers(self) -> None:
         while self.waiting and len(self.workers) < self.jobs:
