@@ -94,6 +94,7 @@ type_targets = {
     "StepCallback": "flask_schemaver.options.StepCallback",
     "WaitCallback": "flask_schemaver.options.WaitCallback",
     "TenantNames": "flask_schemaver.options.TenantNames",
+    "ShardSpec": "flask_schemaver.options.ShardSpec",
     "flask_schemaver.extension.Lister": "flask_schemaver.extension.Lister",
     "RenameCallback": "flask_schemaver.options.RenameCallback",
     "ProgressCallback": "flask_schemaver.options.ProgressCallback",

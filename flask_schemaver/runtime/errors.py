@@ -141,7 +141,7 @@ def partly_applied(bind: Bind, revision: str) -> str:
     if bind.history:
         return (
             f"{advice}, then record what is there with 'flask db resolve --bind "
-            f"{bind.name} {revision} --applied' (all of it) or '--rolled-back' (none)"
+            f"{bind.selector} {revision} --applied' (all of it) or '--rolled-back' (none)"
         )
     return f"{advice} before running it again"
 

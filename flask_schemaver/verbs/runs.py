@@ -141,7 +141,7 @@ def _refuse_unfinished(bind: Bind, connection: sa.Connection) -> None:
         f"the {first.describe()}, never finished, and {bind.dialect} commits DDL "
         "statement by statement: part of it may be in the database; check the "
         "schema, then record what is there with 'flask db resolve --bind "
-        f"{bind.name} {first.revision} --applied' (all of it) or '--rolled-back' "
+        f"{bind.selector} {first.revision} --applied' (all of it) or '--rolled-back' "
         "(none of it)",
         bind.name,
     )
