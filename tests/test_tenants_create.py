@@ -162,6 +162,35 @@ def test_create_in_a_request(make_app: AppMaker, files: Files) -> None:
         assert rows(db.engine, "SELECT name FROM tenant") == [("delta",)]
 
 
+def test_threads_create_tenants_at_once(
+    shop: Flask, make_app: AppMaker, files: Files
+) -> None:
+    """Threads of one web worker creating tenants at once: Alembic's ``op`` is one
+    per process, so their revisions take turns, each in its own tenant."""
+    files.names += [f"t{i}" for i in range(4)]
+    failed: list[BaseException] = []
+
+    def sign_up(name: str) -> None:
+        try:
+            with shop.app_context():
+                make_app.schemaver.create_tenant(name)
+        except BaseException as exc:  # noqa: B036  # reported below
+            failed.append(exc)
+
+    threads = [threading.Thread(target=sign_up, args=(f"t{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failed == []
+    for i in range(4):
+        path = files.path(f"t{i}")
+        assert versions(path, "alembic_version_shop") == ["r2"]
+        assert rows(sa.create_engine(f"sqlite:///{path}"), "SELECT name FROM item") == [
+            ("seed",)
+        ]
+
+
 def test_bad_input_is_one_line(
     shop: Flask, make_app: AppMaker, files: Files, tmp_path: Path
 ) -> None:

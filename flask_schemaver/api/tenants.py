@@ -70,8 +70,9 @@ class TenantsAPI(BindAPI):
                 f"the tenant name {name!r} is {len(name)} characters long; "
                 f"{chosen.dialect} names a schema with at most {limit}"
             )
-        with self._once([fleet.tenant(name)]):
-            return tenants.create(fleet, name, self._state().settings, on_wait=on_wait)
+        # Not in script.files.held(), which is process-wide: requests may run in
+        # threads. Alembic's import of the revision files is kept per process anyway.
+        return tenants.create(fleet, name, self._state().settings, on_wait=on_wait)
 
     def list_tenants(self, bind: BindNames = None) -> list[TenantInfo]:
         """The tenants of the tenanted binds, as their functions list them now: where
@@ -95,8 +96,7 @@ class TenantsAPI(BindAPI):
         fleets = [self._fleet(b) for b in chosen if b.name in functions]
         if not fleets:
             self._tenanted(None)
-        with self._once([f.bind for f in fleets]):
-            return tenants.listing(fleets)
+        return tenants.listing(fleets)
 
     def _tenanted(self, bind: str | None) -> Bind:
         """The tenanted bind named ``bind``; the only one when None."""

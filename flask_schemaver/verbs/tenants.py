@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
     from ..options import WaitCallback
     from ..settings import Settings
     from ..tenants import Fleet
+
+
+#: Alembic's ``op`` and ``context`` are one per process: threads of a web worker that
+#: create tenants at once run their revisions one after another.
+_one_at_a_time = threading.Lock()
 
 
 def create(
@@ -82,7 +88,8 @@ def _upgrade(place: Place, made: bool, settings: Settings) -> RunResult:
     # The lock is held already: the run must not wait for it a second time.
     unlocked = dataclasses.replace(tenant, lock=False)
     try:
-        done = runs.run(unlocked, settings, RunOptions("upgrade", "heads"))
+        with _one_at_a_time:
+            done = runs.run(unlocked, settings, RunOptions("upgrade", "heads"))
     except SchemaVerError as exc:
         if made:
             _undo(place, exc)
