@@ -21,6 +21,7 @@ from ..results import TenantResult
 from ..runtime import connections
 from ..runtime import fleet as fleet_versions
 from ..runtime import locking
+from ..runtime.errors import partly_applied
 from ..script import chain
 from ..tenants import naming
 from . import quick
@@ -111,8 +112,20 @@ def _undo(place: Place, error: SchemaVerError) -> None:
             note = f"{what} could not be dropped again: {exc.message}; drop it by hand"
         else:
             note = f"{what} was dropped again; create the tenant again once fixed"
+            _forget_leftovers(place, error)
     error.message += f" ({note})"
     error.args = (error.message,)
+
+
+def _forget_leftovers(place: Place, error: SchemaVerError) -> None:
+    """Take out of ``error`` the advice about what a revision left part way (on MySQL
+    and MariaDB): the database it would be about is gone."""
+    revision = getattr(error, "revision", None)
+    if revision is None or place.tenant.transactional_ddl:
+        return
+    advice = partly_applied(place.tenant, revision)
+    for joined in (". " + advice, "; " + advice):
+        error.message = error.message.replace(joined, "")
 
 
 @contextmanager
