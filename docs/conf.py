@@ -98,6 +98,8 @@ type_targets = {
     "flask_schemaver.extension.Lister": "flask_schemaver.extension.Lister",
     "RenameCallback": "flask_schemaver.options.RenameCallback",
     "ProgressCallback": "flask_schemaver.options.ProgressCallback",
+    "TargetsCallback": "flask_schemaver.options.TargetsCallback",
+    "ResultCallback": "flask_schemaver.options.ResultCallback",
     "sqlalchemy.Table": "sqlalchemy.schema.Table",
 }
 nitpick_ignore = [

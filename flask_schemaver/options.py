@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING
 from typing import TypedDict
 
 if TYPE_CHECKING:
+    from .binds import Bind
     from .binds import BindNames
     from .results import BackfillProgress
     from .results import LockWait
     from .results import Rename
+    from .results import RunResult
     from .results import Step
     from .results import Verb
 
@@ -35,6 +37,12 @@ WaitCallback = Callable[["LockWait"], None]
 RenameCallback = Callable[["Rename"], bool]
 #: Called with a backfill's progress after each of its batches is committed.
 ProgressCallback = Callable[["BackfillProgress"], None]
+#: Called once a run's binds (and tenants) are chosen, before any of them runs: with
+#: every one of them, and the results of those found at their target already, which
+#: do not run.
+TargetsCallback = Callable[[Sequence["Bind"], Sequence["RunResult"]], None]
+#: Called with the result of each bind (or tenant) that ran, as soon as it finished.
+ResultCallback = Callable[["RunResult"], None]
 
 #: A tenant's name or a shell-style pattern (``acme``, ``eu-*``), several, or None
 #: for the default: every tenant where that is safe (``upgrade``, ``status``).
@@ -114,6 +122,8 @@ class RunKeywords(TypedDict, total=False):
     on_step: StepCallback | None
     on_wait: WaitCallback | None
     on_progress: ProgressCallback | None
+    on_targets: TargetsCallback | None
+    on_result: ResultCallback | None
     tenant: TenantNames
     shard: ShardSpec
 
@@ -232,6 +242,13 @@ class RunOptions:
     on_progress: ProgressCallback | None = dataclasses.field(
         default=None, compare=False
     )
+    #: Called once the binds and tenants are chosen, before any runs, with them all
+    #: and the results of those at their target already (which do not run): what a
+    #: progress bar needs to know its length.
+    on_targets: TargetsCallback | None = dataclasses.field(default=None, compare=False)
+    #: Called with each bind's (or tenant's) result as soon as it finished, in the
+    #: order they finish; called in this process, also with ``jobs`` above one.
+    on_result: ResultCallback | None = dataclasses.field(default=None, compare=False)
 
     @classmethod
     def build(

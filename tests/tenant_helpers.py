@@ -3,7 +3,10 @@ files, PostgreSQL schemas or MariaDB databases, and the revisions they share."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,3 +78,20 @@ class Counter:
 
     def _count(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         self.statements.append(statement)
+
+
+@contextmanager
+def server_databases(server: sa.Engine, suffixes: list[str]) -> Iterator[list[str]]:
+    """Empty databases on a MariaDB server, one per suffix, uniquely named; dropped
+    after the ``with`` block."""
+    prefix = f"schemaver_t{uuid.uuid4().hex[:6]}_"
+    names = [f"{prefix}{suffix}" for suffix in suffixes]
+    with server.connect() as connection:
+        for name in names:
+            connection.exec_driver_sql(f"CREATE DATABASE `{name}`")
+    try:
+        yield names
+    finally:
+        with server.connect() as connection:
+            for name in names:
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")

@@ -6,7 +6,6 @@ and a no-op run reads every tenant's version in a couple of statements."""
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +19,7 @@ from helpers import cli
 from helpers import MakeDatabase
 from tenant_helpers import Counter
 from tenant_helpers import rows
+from tenant_helpers import server_databases
 from tenant_helpers import tenanted_app
 
 
@@ -140,15 +140,8 @@ def test_schemas_fail_lock_and_compare_one_by_one(
 @pytest.fixture
 def mysql_tenants(mysql_server: sa.Engine) -> Iterator[list[str]]:
     """Thirty empty databases on the MariaDB server, dropped afterwards."""
-    prefix = f"schemaver_t{uuid.uuid4().hex[:6]}_"
-    names = [f"{prefix}{i:02d}" for i in range(30)]
-    with mysql_server.connect() as connection:
-        for name in names:
-            connection.exec_driver_sql(f"CREATE DATABASE `{name}`")
-    yield names
-    with mysql_server.connect() as connection:
-        for name in names:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+    with server_databases(mysql_server, [f"{i:02d}" for i in range(30)]) as names:
+        yield names
 
 
 @pytest.mark.mysql

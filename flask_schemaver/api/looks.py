@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..exceptions import SchemaVerError
 from .base import BindAPI
 
 if TYPE_CHECKING:
@@ -13,6 +15,7 @@ if TYPE_CHECKING:
     from ..options import TenantNames
     from ..results import BindStatus
     from ..results import Revision
+    from ..runtime.history import History
     from ..settings import Settings
 
 
@@ -201,20 +204,61 @@ class LooksAPI(BindAPI):
         :param shard: of those tenants, the K-th of N shares (``"K/N"`` or
             ``(K, N)``), as for :meth:`targets`.
         """
-        settings = self._state().settings
-        targets = self.targets(bind, tenant, shard=shard)
-        with self._once(targets):
-            return [status_of(b, settings) for b in targets]
+        found = statuses(
+            self.targets(bind, tenant, shard=shard), self._state().settings
+        )
+        for state in found:
+            if isinstance(state, SchemaVerError):
+                raise state
+        return found  # type: ignore[return-value]
 
 
-def status_of(bind: Bind, settings: Settings) -> BindStatus:
+def statuses(
+    binds: Sequence[Bind], settings: Settings
+) -> list[BindStatus | SchemaVerError]:
+    """The status of each of ``binds``, or the error that kept it from being read.
+
+    Tenants in schemas of one database have their version and history tables read
+    together, a few statements for them all, rather than a connection each; each
+    folder's files are read once.
+    """
+    from ..runtime import fleet
+    from ..script.files import held
+
+    many = [b for b in binds if b.tenant_schema is not None]
+    read = dict(
+        zip(
+            map(id, many),
+            zip(fleet.read_versions(many), fleet.read_histories(many), strict=True),
+            strict=True,
+        )
+    )
+    found: list[BindStatus | SchemaVerError] = []
+    with held():
+        for b in binds:
+            try:
+                found.append(status_of(b, settings, read.get(id(b))))
+            except SchemaVerError as exc:
+                found.append(exc)
+    return found
+
+
+def status_of(
+    bind: Bind,
+    settings: Settings,
+    read: tuple[tuple[str, ...] | None, History | None] | None = None,
+) -> BindStatus:
     """The status of one bind (or tenant), from the text of its files when they form a
-    plain line, else through Alembic."""
+    plain line, else through Alembic; from its version and history tables as ``read``
+    already, if they were."""
     from ..tenants import naming
     from ..verbs import quick
 
     with naming(bind):
-        state = quick.status(bind)
+        if read is None or read[0] is None:
+            state = quick.status(bind)
+        else:
+            state = quick.status_from(bind, *read)
         if state is None:
             from ..verbs import looks
 

@@ -45,7 +45,8 @@ class RunsAPI(BindAPI):
             shell-style patterns, ``"*"`` for all; every tenant by default),
             ``shard`` (of those, the K-th of N shares: ``"K/N"``), ``sql``,
             ``tag``, ``x_args``, ``fail_fast``, ``jobs``, ``on_start``, ``on_step``,
-            ``on_wait``; see :class:`~flask_schemaver.RunOptions`.
+            ``on_wait``, ``on_targets``, ``on_result``; see
+            :class:`~flask_schemaver.RunOptions`.
         :return: one result per bind (and tenant), in the app's order.
         """
         from ..options import RunOptions
@@ -110,7 +111,10 @@ class RunsAPI(BindAPI):
         if options.verb == "upgrade" and not options.sql:
             done = self._already_at_heads(options, binds)
             if all(r is not None for r in done):
-                return [r for r in done if r is not None]
+                known = [r for r in done if r is not None]
+                if options.on_targets is not None:
+                    options.on_targets(binds, known)
+                return known
         # Only now Alembic: a no-op upgrade on every deploy stays cheap.
         from ..verbs import runs
         from ..verbs.parallel import run_binds
@@ -131,6 +135,16 @@ class RunsAPI(BindAPI):
         jobs = settings.jobs if options.jobs is None else options.jobs
         if jobs < 1:
             raise UsageError(f"--jobs must be 1 or more, not {jobs}")
+        kept = {id(b) for b in left}
+        if options.on_targets is not None:
+            options.on_targets(
+                [
+                    b
+                    for b, r in zip(binds, done, strict=True)
+                    if r is not None or id(b) in kept
+                ],
+                [r for r in done if r is not None],
+            )
         with self._once(left):
             ran = iter(
                 run_binds(
@@ -141,7 +155,6 @@ class RunsAPI(BindAPI):
                     per_server=settings.jobs_per_server,
                 )
             )
-        kept = {id(b) for b in left}
         results = [
             r if r is not None else next(ran)
             for b, r in zip(binds, done, strict=True)

@@ -149,34 +149,29 @@ def status(
 ) -> None:
     """Show every revision of each bind as applied [X] or pending [ ]."""
     from ..api.base import app_state
-    from ..api.looks import status_of
-    from ..script.files import held
+    from ..api.looks import statuses
 
-    settings = app_state().settings
+    targets = extension().targets(bind, tenant, shard=shard)
     states: list[dict[str, Any]] = []
     fleets: dict[str, list[BindStatus | SchemaVerError]] = {}
     failed = False
     # Bind by bind: one database that can't be reached hides nothing of the others.
-    # Across tenants, each folder's revision files are read once.
-    with held():
-        for b in extension().targets(bind, tenant, shard=shard):
-            try:
-                state = status_of(b, settings)
-            except SchemaVerError as exc:
-                failed = True
-                error = {"bind": b.name, "url": b.safe_url, "error": str(exc)}
-                if b.tenant is not None:
-                    error["tenant"] = b.tenant
-                    fleets.setdefault(b.name, []).append(exc)
-                elif not as_json:
-                    output.echo(f"Error: {exc}", err=True)
-                states.append(error)
-                continue
-            states.append(state.to_dict())
+    for b, state in zip(targets, statuses(targets, app_state().settings), strict=True):
+        if isinstance(state, SchemaVerError):
+            failed = True
+            error = {"bind": b.name, "url": b.safe_url, "error": str(state)}
             if b.tenant is not None:
+                error["tenant"] = b.tenant
                 fleets.setdefault(b.name, []).append(state)
             elif not as_json:
-                print_status(state)
+                output.echo(f"Error: {state}", err=True)
+            states.append(error)
+            continue
+        states.append(state.to_dict())
+        if b.tenant is not None:
+            fleets.setdefault(b.name, []).append(state)
+        elif not as_json:
+            print_status(state)
     if as_json:
         output.print_json(states)
     else:
@@ -197,7 +192,13 @@ def print_fleet(name: str, found: list[BindStatus | SchemaVerError]) -> None:
     states = [s for s in found if not isinstance(s, SchemaVerError)]
     output.echo(f"{output.bind(name)}: {len(found)} tenants")
     places: dict[tuple[tuple[str, ...], bool], list[str]] = {}
+    stopped: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
     for state in states:
+        if state.unfinished:
+            stopped.setdefault((state.current, state.unfinished), []).append(
+                state.tenant or ""
+            )
+            continue
         key = (state.current, state.up_to_date)
         places.setdefault(key, []).append(state.tenant or "")
     for (current, up_to_date), names in sorted(
@@ -208,13 +209,30 @@ def print_fleet(name: str, found: list[BindStatus | SchemaVerError]) -> None:
         if up_to_date:
             output.echo(f"  {mark} {len(names)} up to date, {where}")
             continue
-        shown = ", ".join(names[:10]) + (
-            f" and {len(names) - 10} more" if len(names) > 10 else ""
+        output.echo(
+            f"  {mark} {len(names)} {where}, not up to date: {output.names(names)}"
         )
-        output.echo(f"  {mark} {len(names)} {where}, not up to date: {shown}")
+    for (current, unfinished), names in stopped.items():
+        print_stopped(name, current, unfinished, names)
     for error in found:
         if isinstance(error, SchemaVerError):
             output.echo(f"Error: {error}", err=True)
+
+
+def print_stopped(
+    name: str, current: tuple[str, ...], unfinished: tuple[str, ...], names: list[str]
+) -> None:
+    """Tenants whose run of a revision failed or stopped part way, on a database
+    whose DDL commits as it runs: they need ``resolve``."""
+    who = names[0] if len(names) == 1 else "NAME"
+    output.echo(
+        click.style("  [!]", fg="red")
+        + f" {len(names)} at {output.ids(current)}, their run of "
+        f"{', '.join(unfinished)} stopped part way: {output.names(names)}; check "
+        f"the schema, then 'flask db resolve --bind {name} --tenant {who} "
+        f"{unfinished[0]} --applied' (all of it is there) or '--rolled-back' "
+        "(none is)"
+    )
 
 
 def print_status(state: BindStatus) -> None:

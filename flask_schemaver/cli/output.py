@@ -186,11 +186,12 @@ def progress_line(progress: BackfillProgress) -> str:
         return text + f", {progress.updated:,} updated"
     text += f", {progress.rate:,.0f} rows/s"
     if progress.eta is not None:
-        text += f", ETA {_duration(progress.eta)}"
+        text += f", ETA {duration(progress.eta)}"
     return text
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``2h07m``."""
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
@@ -259,15 +260,19 @@ def fleet_summary(name: str, results: Sequence[RunResult], verb: str) -> str:
     word = "stamped" if verb == "stamp" else f"{verb}d"
     parts = [f"{len(changed)} {word}", f"{unchanged} with nothing to do"]
     if failed:
-        shown = ", ".join(failed[:10])
-        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
         parts.append(
-            click.style(f"{len(failed)} failed", fg="red") + f" ({shown}{more})"
+            click.style(f"{len(failed)} failed", fg="red") + f" ({names(failed)})"
         )
     if skipped:
         parts.append(f"{skipped} skipped")
     count = f"{len(results)} tenant{'s' if len(results) != 1 else ''}"
     return f"{bind(name)}: {count}: {', '.join(parts)}"
+
+
+def names(names: Sequence[str], limit: int = 10) -> str:
+    """The first ``limit`` of ``names``, then how many more: ``a, b and 3 more``."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def print_sql(results: Sequence[RunResult], safe_urls: dict[str, str]) -> None:

@@ -19,6 +19,7 @@ from ..exceptions import RunFailed
 from . import command
 from . import extension
 from . import output
+from . import progress
 from . import stream
 from .options import all_binds_option
 from .options import bind_option
@@ -191,23 +192,29 @@ def show_plan(
 
 
 def run_and_report(verb: Verb, revision: str, options: dict[str, Any]) -> None:
-    """Run ``verb`` through the API, printing each step as it is committed, then one
-    summary line per bind."""
+    """Run ``verb`` through the API, printing each step as it is committed (over many
+    tenants, their progress), then one summary line per bind."""
     schemaver = extension()
     call = getattr(schemaver, verb)
     if options["sql"]:
         urls = {name: b.safe_url for name, b in schemaver.binds.items()}
         output.print_sql(call(revision, **options), urls)
         return
+    terminal = stream.is_terminal()
+    printer = None
     if verb != "stamp":
         jobs = options["jobs"] or app_state().settings.jobs
-        printer = output.StepPrinter(in_place=stream.is_terminal() and jobs == 1)
-        options["on_start"] = printer.start
-        options["on_step"] = printer.done
-        options["on_progress"] = printer.progress
+        printer = output.StepPrinter(in_place=terminal and jobs == 1)
+    fleet = progress.FleetProgress(verb, printer, terminal=terminal)
+    if printer is not None:
+        options["on_start"] = fleet.start
+        options["on_step"] = fleet.done
+        options["on_progress"] = fleet.progress
+    options["on_targets"] = fleet.targets
+    options["on_result"] = fleet.result
     try:
-        with terminate_as_interrupt():
-            results = call(revision, **options, on_wait=output.print_wait)
+        with terminate_as_interrupt(), fleet:
+            results = call(revision, **options, on_wait=fleet.wait)
     except RunFailed as exc:
         report_failure(exc, verb)
     output.print_summaries(results, verb)

@@ -4,12 +4,16 @@ A reader that went away (``flask db upgrade | head -1``), a stream that cannot e
 an arrow (a latin-1 terminal) or a closed stream never raises into a command: the
 migrations go on, and the exit code says what happened to the databases. Arrows and
 ellipses fall back to ASCII where the stream cannot encode them.
+
+At a terminal, a progress bar can be pinned below the output (:func:`pin`): each line
+printed then goes above it, and the bar is drawn again under it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Protocol
 from typing import TextIO
 
 import click
@@ -21,6 +25,26 @@ _ASCII = str.maketrans({"→": "->", "…": "...", "×": "x"})
 _open_line = False
 #: How many characters the line started in place shows.
 _open_width = 0
+
+
+class Footer(Protocol):
+    """What stays below the lines printed at a terminal: a progress bar."""
+
+    def clear(self) -> None:
+        """Blank the footer's line, leaving the cursor at its start."""
+
+    def draw(self) -> None:
+        """Draw the footer again, on the line the cursor is on."""
+
+
+#: The footer pinned below the output, if any.
+_footer: Footer | None = None
+
+
+def pin(footer: Footer | None) -> None:
+    """Keep ``footer`` below every line printed from now on; None unpins it."""
+    global _footer
+    _footer = footer
 
 
 def color() -> bool | None:
@@ -35,12 +59,21 @@ def echo(message: str = "", err: bool = False, nl: bool = True) -> None:
     if _open_line:
         _open_line = False
         _write("\n", err)
+    if _footer is not None:
+        _footer.clear()
     _write(message + ("\n" if nl else ""), err)
+    if _footer is not None:
+        _footer.draw()
 
 
 def rewrite(message: str, *, final: bool) -> None:
     """Print ``message`` over the line started in place, if any; ``final`` ends it."""
     global _open_line, _open_width
+    if _footer is not None:
+        # The footer's line is the one rewritten: show only the final line, above.
+        if final:
+            echo(message)
+        return
     width = len(click.unstyle(message))
     if _open_line:
         padding = " " * max(0, _open_width - width)
@@ -56,6 +89,12 @@ def is_terminal() -> bool:
         return sys.stdout.isatty()
     except (ValueError, OSError):
         return False
+
+
+def write(text: str, err: bool = False) -> None:
+    """Write ``text`` as it is, e.g. a progress bar's ``\\r`` and line; never raises
+    because of the stream."""
+    _write(text, err)
 
 
 def _write(text: str, err: bool) -> None:

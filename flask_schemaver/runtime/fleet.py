@@ -3,8 +3,9 @@
 A no-op ``upgrade`` over a fleet must not cost a connection and an Alembic environment
 per tenant. Tenants that live in schemas of one database are read together: one query
 finds which schemas hold the version table, and one more (per few hundred tenants)
-reads every row of them. Tenants with databases of their own, and plain binds, are read
-one by one, as :func:`~flask_schemaver.runtime.versions.read_or_none` does.
+reads every row of them. ``status`` reads their history tables the same way. Tenants
+with databases of their own, and plain binds, are read one by one, as
+:func:`~flask_schemaver.runtime.versions.read_or_none` does.
 
 This module must not import Alembic.
 """
@@ -12,15 +13,18 @@ This module must not import Alembic.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import sqlalchemy as sa
 
 from .. import dialects
 from ..binds import database_identity
 from . import connections
+from . import history
 from . import versions
 
 if TYPE_CHECKING:
@@ -29,55 +33,106 @@ if TYPE_CHECKING:
 #: Tenants read by one statement: a few hundred SELECTs joined by UNION ALL.
 _CHUNK = 250
 
+_T = TypeVar("_T")
+
 
 def read_versions(binds: Sequence[Bind]) -> list[tuple[str, ...] | None]:
     """What each bind's version table holds, in ``binds`` order: () without a table,
     None when it could not be read (the full path then reports why)."""
-    found: list[tuple[str, ...] | None] = [None] * len(binds)
+    return _read(binds, versions.read_or_none, _read_versions)
+
+
+def read_histories(binds: Sequence[Bind]) -> list[history.History | None]:
+    """What each bind's history table says, in ``binds`` order; None when it could
+    not be read."""
+
+    def alone(bind: Bind) -> history.History | None:
+        try:
+            return history.read_all(bind)
+        except sa.exc.SQLAlchemyError:
+            return None
+
+    return _read(binds, alone, _read_histories)
+
+
+def _read(
+    binds: Sequence[Bind],
+    alone: Callable[[Bind], _T | None],
+    together: Callable[[sa.Connection, Sequence[Bind]], list[_T]],
+) -> list[_T | None]:
+    """``alone`` for each bind, but ``together`` on one connection for the tenants in
+    schemas of one database."""
+    found: list[_T | None] = [None] * len(binds)
     shared: dict[tuple[Any, ...], list[int]] = {}
     for index, bind in enumerate(binds):
         if bind.tenant_schema is None:
-            found[index] = versions.read_or_none(bind)
+            found[index] = alone(bind)
         else:
             key = (*database_identity(bind.engine), bind.version_table)
             shared.setdefault(key, []).append(index)
     for indexes in shared.values():
-        together = [binds[i] for i in indexes]
-        for index, rows in zip(indexes, _read_schemas(together), strict=True):
-            found[index] = rows
+        group = [binds[i] for i in indexes]
+        server = dataclasses.replace(group[0], tenant=None, tenant_schema=None)
+        try:
+            with connections.connect(server) as connection:
+                read = together(connection, group)
+                connection.rollback()
+        except sa.exc.SQLAlchemyError:
+            continue
+        for index, value in zip(indexes, read, strict=True):
+            found[index] = value
     return found
 
 
-def _read_schemas(binds: Sequence[Bind]) -> list[tuple[str, ...] | None]:
-    """The version tables of tenants in schemas of one database, one connection."""
-    first = binds[0]
-    table = first.version_table
-    schemas = [b.tenant_schema for b in binds if b.tenant_schema is not None]
-    server = dataclasses.replace(first, tenant=None, tenant_schema=None)
-    try:
-        with connections.connect(server) as connection:
-            holding = dialects.of(first).schemas_holding(connection, table, schemas)
-            rows = _rows(connection, table, [s for s in schemas if s in holding])
-            connection.rollback()
-    except sa.exc.SQLAlchemyError:
-        return [None] * len(binds)
-    return [tuple(rows.get(s, ())) for s in schemas]
+def _schemas(binds: Sequence[Bind]) -> list[str]:
+    return [b.tenant_schema for b in binds if b.tenant_schema is not None]
+
+
+def _read_versions(
+    connection: sa.Connection, binds: Sequence[Bind]
+) -> list[tuple[str, ...]]:
+    """The version tables of tenants in schemas of one database."""
+    table, schemas = binds[0].version_table, _schemas(binds)
+    holding = dialects.of(binds[0]).schemas_holding(connection, table, schemas)
+    rows = _rows(connection, table, "version_num", [s for s in schemas if s in holding])
+    return [tuple(row[0] for row in rows.get(s, ())) for s in schemas]
+
+
+def _read_histories(
+    connection: sa.Connection, binds: Sequence[Bind]
+) -> list[history.History]:
+    """The history tables of tenants in schemas of one database (empty where a tenant
+    has none yet, or keeps none)."""
+    if not binds[0].history:
+        return [history.History({}, []) for _ in binds]
+    table, schemas = binds[0].history_table, _schemas(binds)
+    holding = dialects.of(binds[0]).schemas_holding(connection, table, schemas)
+    quote = connection.dialect.identifier_preparer.quote_identifier
+    columns = ", ".join(quote(c) for c in ("id", *history.COLUMNS))
+    rows = _rows(connection, table, columns, [s for s in schemas if s in holding])
+    return [history.from_rows(_in_order(rows.get(s, []))) for s in schemas]
+
+
+def _in_order(rows: list[Sequence[Any]]) -> list[Sequence[Any]]:
+    """History rows in the order written (by id), without the id."""
+    return [row[1:] for row in sorted(rows, key=lambda row: row[0])]
 
 
 def _rows(
-    connection: sa.Connection, table: str, schemas: list[str]
-) -> dict[str, list[str]]:
-    """Every row of ``table`` in each of ``schemas``, a few hundred schemas a query."""
+    connection: sa.Connection, table: str, columns: str, schemas: list[str]
+) -> dict[str, list[Sequence[Any]]]:
+    """``columns`` of every row of ``table`` in each of ``schemas``, a few hundred
+    schemas a query."""
     quote = connection.dialect.identifier_preparer.quote_identifier
-    found: dict[str, list[str]] = {}
+    found: dict[str, list[Sequence[Any]]] = {}
     for start in range(0, len(schemas), _CHUNK):
         part = schemas[start : start + _CHUNK]
         # Numbers, not names, tell the schemas apart: nothing but identifiers is
         # written into the statement, and each of them quoted.
         query = " UNION ALL ".join(
-            f"SELECT {number} AS n, version_num FROM {quote(schema)}.{quote(table)}"
+            f"SELECT {number} AS n, {columns} FROM {quote(schema)}.{quote(table)}"
             for number, schema in enumerate(part)
         )
-        for number, version in connection.exec_driver_sql(query):
-            found.setdefault(part[number], []).append(version)
+        for number, *row in connection.exec_driver_sql(query):
+            found.setdefault(part[number], []).append(row)
     return found

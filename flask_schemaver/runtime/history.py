@@ -16,6 +16,8 @@ import functools
 import getpass
 import hashlib
 import socket
+from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace
 from typing import Any
@@ -233,6 +235,15 @@ def _query(bind: Bind, conn: sa.Connection) -> History:
             t.c.username,
         ).order_by(t.c.id)
     )
+    return from_rows(rows)
+
+
+#: The columns :func:`from_rows` reads, in its order.
+COLUMNS = ("revision", "applied_at", "checksum", "direction", "host", "username")
+
+
+def from_rows(rows: Iterable[Sequence[Any]]) -> History:
+    """The history that ``rows`` (:data:`COLUMNS`, in the order written) tell."""
     latest: dict[str, Applied] = {}
     applied_at: dict[str, datetime.datetime] = {}
     started: dict[str, Unfinished] = {}
@@ -257,12 +268,16 @@ def edited(applied: Applied | None, path: str) -> bool:
     return checksum(path) != applied.checksum
 
 
-def annotate(bind: Bind, status: BindStatus) -> BindStatus:
-    """``status`` with applied-at times and edited revisions filled in from the history."""
-    try:
-        found = read_all(bind)
-    except sa.exc.SQLAlchemyError:
-        return status  # the status itself already read the database; history is extra
+def annotate(
+    bind: Bind, status: BindStatus, found: History | None = None
+) -> BindStatus:
+    """``status`` with applied-at times and edited revisions filled in from the history
+    (``found``, or read now)."""
+    if found is None:
+        try:
+            found = read_all(bind)
+        except sa.exc.SQLAlchemyError:
+            return status  # the status already read the database; history is extra
     known = found.applied
     revisions = []
     edited_ids = []

@@ -104,6 +104,8 @@ def _run_group(binds: list[Bind], options: RunOptions, run: BindRun) -> list[Run
             stop = "the run was interrupted"
         result.tenant = bind.tenant
         results.append(result)
+        if options.on_result is not None:
+            options.on_result(result)
     return results
 
 
@@ -173,7 +175,13 @@ class _Parallel:
         for index, results in self.results.items():
             found.update(zip(self.groups[index], results, strict=True))
         why = "the run was interrupted" if self.stop.is_set() else "--fail-fast"
-        return [found.get(i) or _skipped(b, why) for i, b in enumerate(self.binds)]
+        results = []
+        for i, b in enumerate(self.binds):
+            if i not in found:
+                found[i] = _skipped(b, why)
+                self._tell([found[i]])
+            results.append(found[i])
+        return results
 
     def _loop(self) -> None:
         while self.waiting or self.workers:
@@ -228,7 +236,7 @@ class _Parallel:
             timeout = 0
             if kind == "result":
                 number, index, results = payload
-                self.results[index] = results
+                self._keep(index, results)
                 self._hand_out(number)
                 continue
             callback = {
@@ -263,11 +271,21 @@ class _Parallel:
             code = worker.process.exitcode
             binds = [self.binds[i] for i in self.groups[index]]
             if code == 0:  # stopped before it started the group
-                self.results[index] = [
-                    _skipped(b, "the run was interrupted") for b in binds
-                ]
+                self._keep(
+                    index, [_skipped(b, "the run was interrupted") for b in binds]
+                )
             else:
-                self.results[index] = [_failed(b, _died(b, code)) for b in binds]
+                self._keep(index, [_failed(b, _died(b, code)) for b in binds])
+
+    def _keep(self, index: int, results: list[RunResult]) -> None:
+        """Keep a group's results, and tell ``on_result`` about each."""
+        self.results[index] = results
+        self._tell(results)
+
+    def _tell(self, results: list[RunResult]) -> None:
+        if self.options.on_result is not None:
+            for result in results:
+                self.options.on_result(result)
 
     def _stop_now(self) -> None:
         for worker in self.workers.values():
@@ -326,6 +344,7 @@ def _work(job: _Parallel, number: int, work: Any, parent: int) -> None:
         on_step=send("step") if job.options.on_step else None,
         on_wait=send("wait") if job.options.on_wait else None,
         on_progress=send("progress") if job.options.on_progress else None,
+        on_result=None,  # the parent tells it, as each group's results come back
     )
     while True:
         while not work.poll(_WATCH_PARENT):

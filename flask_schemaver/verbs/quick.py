@@ -76,11 +76,18 @@ def _at_heads(directory: Path, current: tuple[str, ...], target: str) -> bool:
 
 def status(bind: Bind) -> BindStatus | None:
     """The bind's status for a plain line of revisions; None when not that simple."""
-    line = chain.linear(bind.directory)
-    if line is None:
+    if chain.linear(bind.directory) is None:
         return None
-    current = versions.read_or_none(bind)
-    if current is None or len(current) > 1:
+    return status_from(bind, versions.read_or_none(bind))
+
+
+def status_from(
+    bind: Bind, current: tuple[str, ...] | None, found: history.History | None = None
+) -> BindStatus | None:
+    """:func:`status`, from what the version table (``current``) and the history
+    (``found``, else read now) were read to hold; None when not that simple."""
+    line = chain.linear(bind.directory)
+    if line is None or current is None or len(current) > 1:
         return None
     ids = [r.id for r in line]
     if current and current[0] not in ids:
@@ -97,6 +104,7 @@ def status(bind: Bind) -> BindStatus | None:
             missing=(),
             flask_migrate=versions.flask_migrate_or_none(bind) or (),
         ),
+        found,
     )
 
 
