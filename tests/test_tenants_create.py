@@ -226,6 +226,12 @@ def test_bad_input_is_one_line(
     )
     with shop.app_context(), pytest.raises(UsageError, match="no tenant 'zeta'"):
         make_app.schemaver.create_tenant("zeta", "shop")
+    plain = make_app()  # no tenanted bind at all
+    out = cli(plain, "tenants", "list", code=2)
+    assert out.splitlines()[-1] == (
+        "Error: the app has no tenanted binds (declare one with @schemaver.tenants or "
+        "SCHEMAVER_TENANTS)"
+    )
 
 
 def test_a_failed_upgrade_drops_what_it_made(
