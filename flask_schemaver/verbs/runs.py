@@ -34,6 +34,7 @@ from .tracking import Tracker
 if TYPE_CHECKING:
     from ..binds import Bind
     from ..options import WaitCallback
+    from ..results import Step
     from ..results import Verb
     from ..script.graph import RevisionGraph
     from ..settings import Settings
@@ -96,12 +97,15 @@ def _run(
 
     if options.sql:
         return _offline(bind, options, tracker, configure)
-    before = environment.current_heads(bind, strict=not options.purge)
     # Read once: the files do not change until Alembic runs them.
     scripts = environment.revision_graph(bind, settings)
-    preflight.check_start(bind, scripts, options, before)
-    if preflight.at_target(bind, scripts, options, before):
-        return RunResult(bind.name, before, before, note="nothing to do")
+    if bind.tenant is None:
+        # Before the lock too, so that a bind with nothing to do is never locked. A
+        # fleet's tenants are read together beforehand, then once under the lock.
+        before = environment.current_heads(bind, strict=not options.purge)
+        preflight.check_start(bind, scripts, options, before)
+        if preflight.at_target(bind, scripts, options, before):
+            return RunResult(bind.name, before, before, note="nothing to do")
     try:
         with _locked(bind, settings, options.on_wait, tracker) as connection:
             return _online(bind, options, tracker, configure, connection, scripts)
@@ -271,13 +275,11 @@ def _online(
     prepare(bind, connection, options.verb)
     # Another process may have migrated the bind while this one waited.
     before = environment.current_heads(bind, connection, strict=not options.purge)
+    if bind.tenant is not None:
+        preflight.check_start(bind, scripts, options, before)
     if preflight.at_target(bind, scripts, options, before):
-        return RunResult(
-            bind.name,
-            before,
-            before,
-            note="nothing to do: another process migrated it meanwhile",
-        )
+        meanwhile = "" if bind.tenant else ": another process migrated it meanwhile"
+        return RunResult(bind.name, before, before, note=f"nothing to do{meanwhile}")
     keywords = _keywords(options)
     del keywords["sql"]
     with tracker.attached(connection):
@@ -288,8 +290,22 @@ def _online(
             **keywords,
         )
     tracker.finished()
-    after = environment.current_heads(bind, connection)
+    after = _walked(before, tracker.steps)
+    if after is None:
+        after = environment.current_heads(bind, connection)
     return RunResult(bind.name, before, after, tracker.steps)
+
+
+def _walked(before: tuple[str, ...], steps: list[Step]) -> tuple[str, ...] | None:
+    """Where ``steps``, each starting where the one before it ended, left a database
+    that was at ``before`` with at most one head; None when that is not so plain (the
+    version table then says)."""
+    place = before
+    for step in steps:
+        if step.source != place or len(step.destination) > 1:
+            return None
+        place = step.destination
+    return place if len(before) <= 1 else None
 
 
 def prepare(bind: Bind, connection: sa.Connection, verb: Verb) -> None:
