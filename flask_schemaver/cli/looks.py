@@ -167,7 +167,8 @@ def status(
                 output.echo(f"Error: {state}", err=True)
             states.append(error)
             continue
-        states.append(state.to_dict())
+        if as_json:
+            states.append(state.to_dict())
         if b.tenant is not None:
             fleets.setdefault(b.name, []).append(state)
         elif not as_json:
