@@ -73,7 +73,7 @@ def test_create_then_list_on_sqlite(
     assert "missing (create it: 'flask db tenants create acme --bind shop')" in out
     assert not files.path("acme").exists()  # listing makes nothing
     with shop.app_context():
-        result = make_app.schemaver.create_tenant("acme", "shop")
+        result = make_app.schemaver.create_tenant("shop", "acme")
     assert (result.bind, result.tenant, result.kind) == ("shop", "acme", "database")
     assert result.created and result.revisions == ["r1", "r2"]
     assert result.where == f"sqlite:///{files.path('acme')}"
@@ -93,7 +93,7 @@ def test_create_then_list_on_sqlite(
     # One behind is upgraded.
     with shop.app_context():
         make_app.schemaver.downgrade("r1", tenant="acme")
-        again = make_app.schemaver.create_tenant("acme", "shop")
+        again = make_app.schemaver.create_tenant("shop", "acme")
     assert (again.created, again.revisions, again.run.before) == (
         False,
         ["r2"],
@@ -135,7 +135,7 @@ def test_create_in_a_request(make_app: AppMaker, files: Files) -> None:
         insert = sa.text("INSERT INTO tenant (name) VALUES (:name)")
         db.session.execute(insert, {"name": name})
         try:
-            result = make_app.schemaver.create_tenant(name, "shop")
+            result = make_app.schemaver.create_tenant("shop", name)
         except SchemaVerError as exc:
             db.session.rollback()
             return {"error": str(exc)}, 400
@@ -225,7 +225,7 @@ def test_bad_input_is_one_line(
         f"{tmp_path / 'nowhere'} does not exist"
     )
     with shop.app_context(), pytest.raises(UsageError, match="no tenant 'zeta'"):
-        make_app.schemaver.create_tenant("zeta", "shop")
+        make_app.schemaver.create_tenant("shop", "zeta")
     plain = make_app()  # no tenanted bind at all
     out = cli(plain, "tenants", "list", code=2)
     assert out.splitlines()[-1] == (
@@ -239,7 +239,7 @@ def test_a_failed_upgrade_drops_what_it_made(
 ) -> None:
     failing = failing_revision(shop, make_app)
     with shop.app_context(), pytest.raises(DatabaseError) as info:
-        make_app.schemaver.create_tenant("acme", "shop")
+        make_app.schemaver.create_tenant("shop", "acme")
     message = str(info.value)
     assert message.startswith("[shop/acme] ") and "no_such_table" in message
     assert message.endswith(
@@ -270,7 +270,7 @@ def test_postgresql_schemas(make_app: AppMaker, postgresql_db: MakeDatabase) -> 
     listed = cli(app, "tenants", "list").splitlines()
     assert listed[1].split()[:4] == ["acme", "schema", "acme", "missing"]
     with app.app_context():
-        made = make_app.schemaver.create_tenant("acme", "shop")
+        made = make_app.schemaver.create_tenant("shop", "acme")
         assert (made.created, made.where, made.revisions) == (
             True,
             "schema acme",

@@ -20,13 +20,15 @@ class TenantsAPI(BindAPI):
 
     def create_tenant(
         self,
-        name: str,
-        bind: str | None = None,
+        bind: str | None,
+        name: str | None = None,
         *,
         on_wait: WaitCallback | None = None,
     ) -> TenantResult:
         """Make tenant ``name``'s schema or database, unless it exists, and bring it
-        to the heads of its bind's chain, under the tenant's lock.
+        to the heads of its bind's chain, under the tenant's lock:
+        ``create_tenant("shop", "acme")``, or ``create_tenant("acme")`` when the app
+        has one tenanted bind.
 
         The tenant must be one that the bind's tenant function lists already: the
         app records the new tenant first (a row in its tenants table, flushed in
@@ -39,8 +41,8 @@ class TenantsAPI(BindAPI):
         without a lock; one behind is upgraded. When the upgrade fails, a schema or
         database made by this call is dropped again, and the error says so.
 
+        :param bind: the tenanted bind (None: the app's only one).
         :param name: the tenant's name, as the tenant function lists it.
-        :param bind: the tenanted bind; needed when the app has several.
         :param on_wait: called while waiting for the tenant's migration lock.
         :return: what was made and which revisions ran.
         :raises UsageError: for a bind without tenants, or a name the tenant
@@ -51,6 +53,8 @@ class TenantsAPI(BindAPI):
         from ..tenants import _NAME
         from ..verbs import tenants
 
+        if name is None:
+            bind, name = None, bind  # create_tenant(name): the one tenanted bind
         chosen = self._tenanted(bind)
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise UsageError(

@@ -34,7 +34,7 @@ def tenants() -> None:
 )
 def create(name: str, bind: str | None) -> None:
     """Make a tenant's schema or database if missing, and upgrade it to the heads."""
-    result = extension().create_tenant(name, bind, on_wait=output.print_wait)
+    result = extension().create_tenant(bind, name, on_wait=output.print_wait)
     for step in result.run.steps:
         output.echo(output.step_line(step))
     output.echo(created_line(result))
