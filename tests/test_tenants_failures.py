@@ -44,7 +44,7 @@ KINDS = [
 
 #: The app in the processes of their own: a ``shop`` bind whose tenants are listed in
 #: the file ``tenants`` (SQLite files beside it, or schemas / databases of the bind's
-#: server); each listing is logged with the process id in ``listed``.
+#: server).
 APP = """\
 import os
 import pathlib
@@ -59,8 +59,6 @@ schemaver = SchemaVer()
 
 
 def tenants():
-    with (root / "listed").open("a") as log:
-        log.write(f"{os.getpid()}\\n")
     names = (root / "tenants").read_text().split()
     if shop.startswith("sqlite"):
         return {n: f"sqlite:///{root / n}.db" for n in names}
@@ -77,18 +75,25 @@ def create_app():
     return app
 """
 
-#: Two processes upgrading at once through the Python API: one line of JSON per
-#: tenant, what its run did.
+#: An upgrade through the Python API, in a process of its own: one line of JSON per
+#: tenant, what its run did; in the file ``waiting``, each tenant whose lock it
+#: waited for.
 API_RUN = """\
 import json
 import sys
 
-from fleet_app import create_app, schemaver
+from fleet_app import create_app, root, schemaver
 from flask_schemaver import RunFailed
+
+
+def waiting(wait):
+    with (root / "waiting").open("a") as log:
+        log.write(f"{wait.tenant}\\n")
+
 
 with create_app().app_context():
     try:
-        results = schemaver.upgrade(jobs=2)
+        results = schemaver.upgrade(jobs=2, on_wait=waiting)
         code = 0
     except RunFailed as exc:
         results, code = exc.results, 1
@@ -497,7 +502,7 @@ def test_killed_in_the_middle_then_run_again(fleet: Fleet, make_app: AppMaker) -
 
 
 #: Tenants in the fleets that two runs migrate at once.
-SIZES = {"sqlite": 20, "postgresql": 200, "mysql": 30}
+SIZES = {"sqlite": 12, "postgresql": 200, "mysql": 30}
 
 
 def test_two_fleet_runs_at_once_while_a_tenant_is_added(
@@ -505,21 +510,15 @@ def test_two_fleet_runs_at_once_while_a_tenant_is_added(
 ) -> None:
     names = fleet.add(SIZES[fleet.kind])
     fleet.behind()
-    # One through the CLI, one through the Python API; each holds its first
-    # tenants in r2 until both have listed the tenants.
-    runs = [
-        fleet.start("upgrade", "--jobs", "2", PAUSE="r2:*"),
-        fleet.start("api_run.py", PAUSE="r2:*"),
-    ]
-    deadline = time.monotonic() + 60
-    while len(set(_lines(fleet.root / "listed"))) < 2 or not list(
-        fleet.root.glob("r2.*.paused")
-    ):
-        assert time.monotonic() < deadline and all(p.poll() is None for p in runs)
-        time.sleep(0.02)
+    # One run through the CLI, held in r2 of its first two tenants; then one
+    # through the Python API, which finds them behind and waits for their locks.
+    runs = [fleet.start("upgrade", "--jobs", "2", PAUSE="r2:*")]
+    for name in names[:2]:
+        fleet.wait_for(f"r2.{name}.paused", runs[0])
+    runs.append(fleet.start("api_run.py"))
+    fleet.wait_for("waiting", runs[1])
     # A customer signs up meanwhile: listed after both runs listed theirs.
     [added] = fleet.add(1)
-    time.sleep(0.2)
     fleet.release()
     (out, _), (api_out, _) = [finished(p) for p in runs]
     seen = fleet.read()
@@ -537,6 +536,10 @@ def test_two_fleet_runs_at_once_while_a_tenant_is_added(
     assert all(steps in ([], ["r2"]) for _, _, steps, _ in reported)
     by_api = [tenant for tenant, _, steps, _ in reported if steps]
     assert by_cli + len(by_api) == len(names), (summary, by_api)
+    # The API's run waited for a tenant the CLI's held, and found it done.
+    waited = set((fleet.root / "waiting").read_text().split())
+    assert waited & set(names[:2])
+    assert all(steps == [] for tenant, _, steps, _ in reported if tenant in waited)
     # The new tenant was left whole for the next run, which brings it to head.
     assert seen[added] == UNTOUCHED
     app = fleet.app(make_app)
@@ -550,44 +553,45 @@ def test_two_fleet_runs_at_once_while_a_tenant_is_added(
         assert make_app.schemaver.is_current()
 
 
-def _lines(path: Path) -> list[str]:
-    return path.read_text().split() if path.exists() else []
-
-
 @pytest.mark.parametrize("kind", KINDS[1:])
 def test_one_tenant_failing_among_many(fleet: Fleet, make_app: AppMaker) -> None:
     names = fleet.add(20 if fleet.kind == "postgresql" else 8)
+    fleet.behind()
+    # bad already has the column r2 adds: r2 fails there, and there only.
     bad = names[1]
     assert fleet.server is not None
     quoted = f'"{bad}"' if fleet.kind == "postgresql" else f"`{bad}`"
     with fleet.server.begin() as connection:
-        connection.exec_driver_sql(f"CREATE TABLE {quoted}.item (id integer)")
+        connection.exec_driver_sql(
+            f"ALTER TABLE {quoted}.item ADD COLUMN price VARCHAR(50)"
+        )
     app = fleet.app(make_app)
     # --fail-fast with workers: no tenant starts after the failure is known.
     out = cli(app, "upgrade", "--jobs", "2", "--fail-fast", code=1)
     [error] = [line for line in out.splitlines() if line.startswith("Error")]
-    assert error.startswith(f"Error: [shop/{bad}] upgrade of revision r1 ")
-    assert "already exists" in error
+    assert error.startswith(f"Error: [shop/{bad}] upgrade of revision r2 ")
+    assert "price" in error
     if fleet.kind == "mysql":
         assert error.endswith(
             "then record what is there with 'flask db resolve --bind shop --tenant "
-            f"{bad} r1 --applied' (all of it) or '--rolled-back' (none)"
+            f"{bad} r2 --applied' (all of it) or '--rolled-back' (none)"
         )
     seen = fleet.read()
-    done = [n for n in names if seen[n].at_head()]
-    skipped = [n for n in names if seen[n] == UNTOUCHED]
+    behind = Seen(("r1",), (), ("id", "name"), 0)
+    done = [n for n in names if seen[n].at_head(("r2",))]
+    skipped = [n for n in names if seen[n] == behind]
     assert len(done) + len(skipped) == len(names) - 1 and bad not in done + skipped
     assert len(skipped) >= len(names) // 2, out
     assert out.splitlines()[-1] == (
         f"shop: {len(names)} tenants: {len(done)} upgraded, 0 with nothing to do, 1 "
         f"failed ({bad}), {len(skipped)} skipped"
     )
-    # Its revision left nothing (PostgreSQL), or what MariaDB can't take back,
-    # recorded as started.
+    # It stays at its last good revision: r2 rolled back (PostgreSQL), or, where
+    # DDL commits as it runs, recorded as started.
     left = seen[bad]
-    assert (left.version, left.applied(), left.columns) == ((), [], ("id",))
+    assert (left.version, left.applied(), left.rows) == (("r1",), [], 0)
     assert left.history == (
-        () if fleet.kind == "postgresql" else (("r1", "started-up"),)
+        () if fleet.kind == "postgresql" else (("r2", "started-up"),)
     )
 
     # Without --fail-fast: every other tenant reaches head, the run exits 1.
@@ -598,16 +602,16 @@ def test_one_tenant_failing_among_many(fleet: Fleet, make_app: AppMaker) -> None
     [failed] = info.value.errors
     assert str(failed).startswith(f"[shop/{bad}] ")
     seen = fleet.read()
-    assert [n for n in names if not seen[n].at_head()] == [bad]
-    assert seen[bad].version == ()
+    assert [n for n in names if not seen[n].at_head(("r2",))] == [bad]
+    assert seen[bad].version == ("r1",)
 
     with fleet.server.begin() as connection:
-        connection.exec_driver_sql(f"DROP TABLE {quoted}.item")
+        connection.exec_driver_sql(f"ALTER TABLE {quoted}.item DROP COLUMN price")
     if fleet.kind == "mysql":
         assert "never finished" in str(failed)
-        cli(app, "resolve", "--tenant", bad, "r1", "--rolled-back")
+        cli(app, "resolve", "--tenant", bad, "r2", "--rolled-back")
     out = cli(app, "upgrade")
     assert out.splitlines()[-1] == (
         f"shop: {len(names)} tenants: 1 upgraded, {len(names) - 1} with nothing to do"
     )
-    assert all(s.at_head() for s in fleet.read().values())
+    assert all(s.at_head(("r2",)) for s in fleet.read().values())
