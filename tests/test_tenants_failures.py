@@ -183,6 +183,7 @@ class Fleet:
         self.url = url
         self.prefix = prefix
         self.names: list[str] = []
+        self.procs: list[subprocess.Popen[str]] = []
         (root / "fleet_app.py").write_text(APP)
         (root / "api_run.py").write_text(API_RUN)
         folder = root / "migrations" / "shop"
@@ -201,6 +202,7 @@ class Fleet:
         """``count`` new tenants: their schemas or databases made (in one batch of
         statements where the server takes one), then listed."""
         names = [self.name(len(self.names) + i) for i in range(count)]
+        self.names += names  # dropped afterwards, even if making them fails
         if self.server is not None:
             with self.server.begin() as connection:
                 if self.kind == "postgresql":
@@ -210,7 +212,6 @@ class Fleet:
                 else:
                     for n in names:
                         connection.exec_driver_sql(f"CREATE DATABASE `{n}`")
-        self.names += names
         (self.root / "tenants").write_text("\n".join(self.names) + "\n")
         return names
 
@@ -252,7 +253,7 @@ class Fleet:
         """``flask db ARGS`` (or, with ``api_run.py`` first, that script) in a process
         group of its own."""
         command = ["-m", "flask", "db", *args] if args[:1] != ("api_run.py",) else args
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, *command],
             cwd=self.root,
             env=dict(
@@ -268,12 +269,15 @@ class Fleet:
             text=True,
             start_new_session=True,
         )
+        self.procs.append(proc)
+        return proc
 
     def wait_for(self, name: str, proc: subprocess.Popen[str]) -> None:
         """Until the file ``name`` is there (the process must not end first)."""
         deadline = time.monotonic() + 60
         while not (self.root / name).exists():
             if proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 pytest.fail(f"{name} never appeared: {proc.communicate()}")
             time.sleep(0.02)
 
@@ -287,7 +291,15 @@ class Fleet:
         with self.server.connect() as connection:
             return _read_schemas(connection, self.names)
 
+    def stop(self) -> None:
+        """Kill what is left of the processes started (a failed test's)."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+
     def drop(self) -> None:
+        self.stop()  # else they would hold the databases
         if self.server is None:
             return
         if self.kind == "mysql":
@@ -486,7 +498,8 @@ def test_killed_in_the_middle_then_run_again(fleet: Fleet, make_app: AppMaker) -
         assert out.splitlines()[-1] == (
             f"shop: 6 tenants: 0 upgraded, 5 with nothing to do, 1 failed ({killed})"
         )
-        with fleet.server.begin() as connection:  # type: ignore[union-attr]
+        assert fleet.server is not None
+        with fleet.server.begin() as connection:
             connection.exec_driver_sql(f"ALTER TABLE `{killed}`.item DROP COLUMN price")
         out = cli(
             app, "resolve", "--bind", "shop", "--tenant", killed, "r2", "--rolled-back"
