@@ -128,3 +128,13 @@ def _connected(bind: Bind, extra: dict[str, Any]) -> Iterator[sa.Connection]:
         sa.event.remove(bind.engine, "do_connect", add_arguments)
     with connection:
         yield connection
+
+
+def table_name(connection: sa.Connection, schema: str | None, table: str) -> str:
+    """``table`` in ``schema`` quoted for plain SQL on ``connection``; without a schema,
+    where the connection's ``schema_translate_map`` sends tables without one."""
+    quote = connection.dialect.identifier_preparer.quote
+    if schema is None:
+        translate = connection.get_execution_options().get("schema_translate_map")
+        schema = (translate or {}).get(None)
+    return quote(table) if schema is None else f"{quote(schema)}.{quote(table)}"

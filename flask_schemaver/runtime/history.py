@@ -90,13 +90,17 @@ def ensure(bind: Bind, connection: sa.Connection) -> None:
 
     A table of that name that is not a history table is refused before anything runs.
     """
+    if _has_columns(bind, connection):
+        connection.commit()
+        return
+    # Missing, not a history table, or not ours to read: reflection tells which.
     history = table(bind)
-    columns = {c.name for c in history.columns}
     inspector = sa.inspect(connection)
     schema = bind.version_table_schema
     if not inspector.has_table(bind.history_table, schema=schema):
         history.create(connection)
-    elif not _has_columns(connection, history):
+    else:
+        columns = {c.name for c in history.columns}
         found = {c["name"] for c in inspector.get_columns(bind.history_table, schema)}
         if not columns <= found:
             connection.rollback()
@@ -112,12 +116,17 @@ def ensure(bind: Bind, connection: sa.Connection) -> None:
     connection.commit()
 
 
-def _has_columns(connection: sa.Connection, history: sa.Table) -> bool:
-    """Whether the table of that name has every column of the history table: one
-    query that reads no row, rather than reflecting the table (which, on a fleet of
-    tenants, each run would pay for)."""
+def _has_columns(bind: Bind, connection: sa.Connection) -> bool:
+    """Whether a table of the history table's name has all of its columns: one query
+    that reads no row, as plain text (a fleet runs it for each tenant), rather than
+    reflecting the table."""
+    quote = connection.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(c.name) for c in table(bind).columns)
+    name = connections.table_name(
+        connection, bind.version_table_schema, bind.history_table
+    )
     try:
-        connection.execute(sa.select(history).limit(0)).all()
+        connection.exec_driver_sql(f"SELECT {columns} FROM {name} WHERE 1 = 0").all()
     except sa.exc.DBAPIError:
         connection.rollback()
         return False
