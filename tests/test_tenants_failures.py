@@ -428,7 +428,6 @@ def fleet(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator
     elif kind == "postgresql":
         url = request.getfixturevalue("postgresql_db")()
     else:
-        request.getfixturevalue("mysql_server")
         url = request.getfixturevalue("mysql_db")()
         prefix = f"sv{uuid.uuid4().hex[:8]}_"
     made = Fleet(kind, tmp_path, url, prefix)
