@@ -257,6 +257,22 @@ def throwaway(fleet: Fleet) -> Iterator[Throwaway]:
         yield Throwaway(tenant, tenant)
 
 
+def schema_throwaway(bind: Bind, name: str) -> Throwaway:
+    """Tenant ``name`` of ``bind``, in the schema of that name (which must exist),
+    as migrations reach it and as the models are compared with it: on an engine of
+    its own, to dispose of."""
+    return Throwaway(
+        in_schema(bind, name, name),
+        dataclasses.replace(
+            bind,
+            engine=dialects.of(bind).engine_in_schema(bind.engine, name),
+            version_table_schema=None,
+            foreign_tables=frozenset(),
+            tenant=name,
+        ),
+    )
+
+
 def _admin(bind: Bind) -> sa.Engine:
     return sa.create_engine(
         bind.engine.url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT"
@@ -278,20 +294,11 @@ def _throwaway_schema(bind: Bind, name: str) -> Iterator[Throwaway]:
     admin = _admin(bind)
     try:
         _on(admin, bind, lambda connection: kind.create_schema(connection, name))
-        compared = kind.engine_in_schema(bind.engine, name)
+        made = schema_throwaway(bind, name)
         try:
-            yield Throwaway(
-                in_schema(bind, name, name),
-                dataclasses.replace(
-                    bind,
-                    engine=compared,
-                    version_table_schema=None,
-                    foreign_tables=frozenset(),
-                    tenant=name,
-                ),
-            )
+            yield made
         finally:
-            compared.dispose()
+            made.compared.engine.dispose()
             _on(admin, bind, lambda connection: kind.drop_schema(connection, name))
     finally:
         admin.dispose()

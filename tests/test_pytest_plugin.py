@@ -280,6 +280,16 @@ def sample(
         target = package / "migrations" / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(revision_header(revision, down, message=message) + body)
+    app_conftest(pytester, urls)
+    pytester.makepyfile(test_data=DATA_TEST)
+    pytester.makeini(
+        f"[pytest]\nschemaver_app = sample\nfilterwarnings = error\n{ini}\n"
+    )
+
+
+def app_conftest(pytester: pytest.Pytester, urls: dict[str, str]) -> None:
+    """A conftest whose ``app`` fixture is the sample's, on ``urls``: the default
+    database's, and each other bind's ({tmp} is the test's tmp_path)."""
     pytester.makeconftest(
         f"""
         import pytest
@@ -290,14 +300,14 @@ def sample(
 
         @pytest.fixture
         def app(tmp_path):
-            urls = {urls!r}
+            urls = {{
+                name: url.format(tmp=tmp_path) for name, url in {urls!r}.items()
+            }}
             app = create_app(
                 {{
                     "TESTING": True,
-                    "SQLALCHEMY_DATABASE_URI": urls["default"].format(tmp=tmp_path),
-                    "SQLALCHEMY_BINDS": {{
-                        "analytics": urls["analytics"].format(tmp=tmp_path)
-                    }},
+                    "SQLALCHEMY_DATABASE_URI": urls.pop("default"),
+                    "SQLALCHEMY_BINDS": urls,
                 }}
             )
             yield app
@@ -305,10 +315,6 @@ def sample(
                 for engine in db.engines.values():
                     engine.dispose()
         """
-    )
-    pytester.makepyfile(test_data=DATA_TEST)
-    pytester.makeini(
-        f"[pytest]\nschemaver_app = sample\nfilterwarnings = error\n{ini}\n"
     )
 
 

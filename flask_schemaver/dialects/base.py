@@ -145,6 +145,9 @@ class Dialect:
     #: Whether tenants can live in schemas of one database (on MySQL and MariaDB,
     #: in databases of one server), reached with one pool of connections.
     tenant_schemas = False
+    #: Whether those schemas are inside the bind's database (PostgreSQL), so that a
+    #: copy of the database carries them; MySQL's are databases of the server.
+    schemas_in_database = False
 
     def enter_schema(
         self, connection: sa.Connection, schema: str

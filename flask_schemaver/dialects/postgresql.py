@@ -143,6 +143,7 @@ class PostgreSQL(Dialect):
         return f"SET statement_timeout = {milliseconds}", "RESET statement_timeout"
 
     tenant_schemas = True
+    schemas_in_database = True
 
     def enter_schema(
         self, connection: sa.Connection, schema: str

@@ -15,17 +15,23 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..exceptions import SchemaVerError
+from ..options import RunOptions
 from ..runtime import environment
+from ..tenants import Fleet
+from ..tenants import throwaway
 from ..verbs import looks
+from ..verbs import runs
 from ..verbs import walks
 from ..verbs.walks import Move
 from .snapshots import compare as compare
 from .snapshots import Key as Key
+from .snapshots import Outside
 from .snapshots import Snapshot as Snapshot
 from .snapshots import snapshot as snapshot
 from .snapshots import Snapshots
 
 if TYPE_CHECKING:
+    from ..binds import Bind
     from ..results import Revision
     from .runner import MigrationRunner
 #: A check: runner, bind name, revision ids (or prefixes) whose downgrade to leave out.
@@ -47,14 +53,22 @@ def single_head(runner: MigrationRunner, bind: str, skip: Collection[str] = ()) 
 
 
 def upgrade(runner: MigrationRunner, bind: str, skip: Collection[str] = ()) -> None:
-    """The bind upgrades from an empty database to its heads."""
-    _upgrade_to_heads(runner, bind)
+    """The bind upgrades from an empty database to its heads. A tenant in a schema
+    upgrades one revision at a time, and no revision changes anything outside the
+    tenant's schema; then a second tenant in the same database upgrades too."""
+    host = runner.tenant_host(bind)
+    if host is None:
+        _upgrade_to_heads(runner, bind)
+    else:
+        _upgrade_in_schema(runner, bind, host)
     current, heads = runner.current(bind), runner.heads(bind)
     if set(current) != set(heads):
         raise CheckFailed(
-            f"[{bind}] upgrade from an empty database ended at "
+            f"[{_label(runner, bind)}] upgrade from an empty database ended at "
             f"{', '.join(current) or 'base'}, not at the heads {', '.join(heads)}"
         )
+    if host is not None:
+        _second_tenant(runner, bind, host)
 
 
 def models_match(
@@ -62,12 +76,12 @@ def models_match(
 ) -> None:
     """What the bind's migrations build is what its models describe."""
     _upgrade_to_heads(runner, bind)
-    b = runner.bind(bind)
+    b = runner.view(bind)
     try:
         changes = environment.compare_models(b)
     except SchemaVerError as exc:
         raise CheckFailed(
-            f"[{bind}] comparing the models failed: {exc.message}"
+            f"[{_label(runner, bind)}] comparing the models failed: {exc.message}"
         ) from exc
     if changes.is_empty():
         return
@@ -75,7 +89,8 @@ def models_match(
     lines = textwrap.indent(code, "    ")
     at = ", ".join(runner.current(bind)) or "base"
     raise CheckFailed(
-        f"[{bind}] the models differ from what the migrations build (at {at}); a new "
+        f"[{_label(runner, bind)}] the models differ from what the migrations build "
+        f"(at {at}); a new "
         f"revision needs:\n{lines}\nwrite it with 'flask db migrate --bind {bind}'"
     )
 
@@ -89,7 +104,7 @@ def clean_downgrade(
     runner: MigrationRunner, bind: str, skip: Collection[str] = ()
 ) -> None:
     """Each revision's downgrade leaves the schema as it was before its upgrade."""
-    snapshots = Snapshots(runner.bind(bind))
+    snapshots = Snapshots(runner.view(bind))
     before: Snapshot = {}
 
     def look(revision: Revision, stage: str) -> None:
@@ -101,8 +116,8 @@ def clean_downgrade(
         if problems:
             listed = "\n".join("    " + line for line in problems)
             raise CheckFailed(
-                f"[{bind}] the downgrade of revision {_name(revision)} does not undo "
-                f"its upgrade:\n{listed}"
+                f"[{_label(runner, bind)}] the downgrade of revision {_name(revision)} "
+                f"does not undo its upgrade:\n{listed}"
             )
 
     _walk(runner, bind, skip, look)
@@ -145,12 +160,67 @@ def _name(revision: Revision) -> str:
     return f"{revision.id} ({revision.message!r})" if revision.message else revision.id
 
 
+def _label(runner: MigrationRunner, bind: str) -> str:
+    """The bind, and its throwaway tenant: ``shop/schemaver_tmp_tenant``."""
+    return runner.bind(bind).label
+
+
 def _upgrade_to_heads(runner: MigrationRunner, bind: str) -> None:
     try:
         runner.upgrade("heads", bind)
     except SchemaVerError as exc:
         raise CheckFailed(
-            f"[{bind}] upgrade from an empty database failed: {exc.message}"
+            f"[{_label(runner, bind)}] upgrade from an empty database failed: "
+            f"{exc.message}"
+        ) from exc
+
+
+def _upgrade_in_schema(runner: MigrationRunner, bind: str, host: Bind) -> None:
+    """Upgrade the bind's throwaway tenant one revision at a time, in one run,
+    looking after each at the database outside the tenants' schemas."""
+    label = _label(runner, bind)
+    outside = Outside(host)
+    before = outside.take()
+    revisions = runner.revisions(bind)
+    where: list[Revision | None] = [None]
+
+    def moves() -> Iterator[Move]:
+        for revision in revisions:
+            where[0] = revision
+            yield Move(revision.id, is_upgrade=True)
+            changed = compare(before, outside.take(), added="appeared", removed="went")
+            if changed:
+                listed = "\n".join("    " + line for line in changed)
+                raise CheckFailed(
+                    f"[{label}] revision {_name(revision)} changes the database "
+                    f"outside the tenant's schema:\n{listed}\na tenanted bind's "
+                    "revisions name no schema (op.execute text and schema= "
+                    "arguments included): each tenant's schema takes its place"
+                )
+
+    try:
+        walks.walk(runner.bind(bind), runner.settings, moves())
+    except SchemaVerError as exc:
+        at = f" at revision {_name(where[0])}" if where[0] is not None else ""
+        raise CheckFailed(
+            f"[{label}] upgrade from an empty tenant failed{at}: {exc.message}"
+        ) from exc
+
+
+def _second_tenant(runner: MigrationRunner, bind: str, host: Bind) -> None:
+    """A second throwaway tenant in the same database upgrades to the heads too: no
+    revision makes what a database holds once (an extension, a role, a name
+    outside the schema) as if it were the tenant's."""
+    label = _label(runner, bind)
+    options = RunOptions("upgrade", "heads", (bind,))
+    try:
+        with throwaway(Fleet(host, "schema", {})) as second:
+            runs.run(second.tenant, runner.settings, options)
+    except SchemaVerError as exc:
+        raise CheckFailed(
+            f"[{label}] a second tenant in the same database does not upgrade, "
+            f"though the first did: {exc.message}; a revision makes something the "
+            "database holds once, not each tenant's schema"
         ) from exc
 
 
@@ -200,7 +270,8 @@ def _walk(
     except SchemaVerError as exc:
         revision, doing = where[0]
         raise CheckFailed(
-            f"[{bind}] at revision {_name(revision)}, {doing}: {exc.message}"
+            f"[{_label(runner, bind)}] at revision {_name(revision)}, {doing}: "
+            f"{exc.message}"
         ) from exc
 
 
@@ -209,5 +280,6 @@ def _empty(runner: MigrationRunner, bind: str, first: Revision) -> None:
         runner.downgrade("base", bind)
     except SchemaVerError as exc:
         raise CheckFailed(
-            f"[{bind}] at revision {_name(first)}, emptying the database: {exc.message}"
+            f"[{_label(runner, bind)}] at revision {_name(first)}, emptying the "
+            f"database: {exc.message}"
         ) from exc

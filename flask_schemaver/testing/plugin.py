@@ -33,6 +33,8 @@ _CHECK_NAMES = (
     "split-multidb for a project converted from Flask-Migrate --multidb"
 )
 _PLACED = pytest.StashKey[Path]()
+#: What the id of a tenanted bind's check says about where it ran.
+_TENANT_ID = "throwaway-tenant"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -76,6 +78,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "schemaver_skip",
         "checks to leave out: BIND-CHECK names or patterns (analytics-stairway, "
         "*-clean-downgrade), or a check name for every bind",
+        type="args",
+        default=[],
+    )
+    parser.addini(
+        "schemaver_tenants",
+        "how each tenanted bind keeps the throwaway tenant the checks and fixtures "
+        "give it: BIND=schema or BIND=database; default: schema on PostgreSQL and "
+        "MySQL/MariaDB, database elsewhere. The app's tenant function is never called",
         type="args",
         default=[],
     )
@@ -188,11 +198,17 @@ def schemaver_migrated(
     schemaver_databases: ThrowawayDatabases,
     schemaver_templates: TemplateDatabases,
     tmp_path_factory: pytest.TempPathFactory,
+    pytestconfig: pytest.Config,
 ) -> Iterator[MigrationRunner]:
     """A :class:`~flask_schemaver.testing.MigrationRunner` for the ``app`` fixture: every
-    bind on a fresh copy of a database already migrated to its heads."""
+    bind on a fresh copy of a database already migrated to its heads; a tenanted
+    bind's throwaway tenant at its heads."""
     yield from _runner(
-        app, schemaver_databases, tmp_path_factory, templates=schemaver_templates
+        app,
+        schemaver_databases,
+        tmp_path_factory,
+        pytestconfig,
+        templates=schemaver_templates,
     )
 
 
@@ -201,16 +217,19 @@ def schemaver_runner(
     app: Flask,
     schemaver_databases: ThrowawayDatabases,
     tmp_path_factory: pytest.TempPathFactory,
+    pytestconfig: pytest.Config,
 ) -> Iterator[MigrationRunner]:
     """A :class:`~flask_schemaver.testing.MigrationRunner` for the ``app`` fixture: every
-    bind on an empty throwaway database."""
-    yield from _runner(app, schemaver_databases, tmp_path_factory)
+    bind on an empty throwaway database; a tenanted bind's on an empty throwaway
+    tenant."""
+    yield from _runner(app, schemaver_databases, tmp_path_factory, pytestconfig)
 
 
 def _runner(
     app: Flask,
     databases: ThrowawayDatabases,
     tmp_path_factory: pytest.TempPathFactory,
+    config: pytest.Config,
     templates: TemplateDatabases | None = None,
 ) -> Iterator[MigrationRunner]:
     from ..exceptions import SchemaVerError
@@ -222,6 +241,7 @@ def _runner(
             databases,
             tmp_path_factory.mktemp("schemaver"),
             templates=templates,
+            tenants=_tenant_kinds(config),
         )
     except SchemaVerError as exc:
         # One line, no traceback: its locals would show the database URLs.
@@ -246,21 +266,27 @@ class SchemaVerChecks(pytest.Module):
 
         skip = _words(self.config.getini("schemaver_skip"))
         skip_revisions = _words(self.config.getini("schemaver_skip_revisions"))
-        binds, revision_ids, converted = self._discover()
+        binds, revision_ids, converted, tenanted = self._discover()
         checks = [*CHECKS, *(CONVERTED_CHECKS if converted else ())]
         used: set[str] = set()
         items: list[pytest.Item | pytest.Collector] = []
         for bind in binds:
             for check in checks:
                 name = f"{bind}-{check}"
+                # A tenanted bind is checked on a throwaway tenant: the id says so.
+                shown = f"{bind}/{_TENANT_ID}-{check}" if bind in tenanted else name
                 item = SchemaVerCheck.from_parent(
                     self,
-                    name=f"schemaver[{name}]",
+                    name=f"schemaver[{shown}]",
                     callobj=_check(bind, check, skip_revisions, binds),
                 )
                 item.add_marker("schemaver")
                 matched = [
-                    s for s in skip if s == check or fnmatch.fnmatchcase(name, s)
+                    s
+                    for s in skip
+                    if s == check
+                    or fnmatch.fnmatchcase(name, s)
+                    or fnmatch.fnmatchcase(shown, s)
                 ]
                 if matched:
                     used.update(matched)
@@ -292,9 +318,10 @@ class SchemaVerChecks(pytest.Module):
                 )
         return items
 
-    def _discover(self) -> tuple[list[str], set[str] | None, bool]:
-        """The names of the app's binds, every revision id (None if unreadable), and
-        whether the project was converted from Flask-Migrate's ``--multidb`` mode."""
+    def _discover(self) -> tuple[list[str], set[str] | None, bool, list[str]]:
+        """The names of the app's binds, every revision id (None if unreadable),
+        whether the project was converted from Flask-Migrate's ``--multidb`` mode,
+        and the tenanted binds (their tenant functions are not called)."""
         from flask.cli import NoAppException
         from flask.cli import ScriptInfo
 
@@ -302,6 +329,8 @@ class SchemaVerChecks(pytest.Module):
         from ..exceptions import SchemaVerError
         from ..verbs import looks
         from ..verbs.convert import backup_of
+        from .tenanted import declared_kinds
+        from .tenanted import tenanted
 
         where = self.config.getini("schemaver_app") or os.environ.get("FLASK_APP")
         try:
@@ -325,6 +354,10 @@ class SchemaVerChecks(pytest.Module):
         with app.app_context():
             try:
                 binds = resolve_binds(app, state.db, state.settings)
+                tenant_binds = tenanted(state, binds)
+                declared_kinds(
+                    _words(self.config.getini("schemaver_tenants")), tenant_binds
+                )
             except SchemaVerError as exc:
                 raise self.CollectError(f"schemaver checks: {exc}") from exc
             ids: set[str] | None = None
@@ -335,7 +368,8 @@ class SchemaVerChecks(pytest.Module):
             for engine in state.db.engines.values():
                 engine.dispose()
         backup = backup_of(binds)
-        return list(binds), ids, backup is not None and backup.is_dir()
+        converted = backup is not None and backup.is_dir()
+        return list(binds), ids, converted, tenant_binds
 
 
 class SchemaVerCheck(pytest.Function):
@@ -371,6 +405,12 @@ def _check(
         {**CHECKS, **CONVERTED_CHECKS}[check](schemaver_runner, bind, skip_revisions)
 
     return run_check
+
+
+def _tenant_kinds(config: pytest.Config) -> dict[str, str]:
+    """The entries of ``schemaver_tenants``, checked when the runner is made."""
+    pairs = (w.partition("=") for w in _words(config.getini("schemaver_tenants")))
+    return {bind: kind for bind, _, kind in pairs}
 
 
 def _words(values: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from contextlib import contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from typing import TYPE_CHECKING
@@ -28,8 +29,10 @@ from ..options import RunOptions
 from ..results import Revision
 from ..results import RunResult
 from ..script.multidb import refuse_per_engine
+from ..tenants import naming
 from ..verbs import looks
 from ..verbs import runs
+from . import tenanted
 from .databases import ThrowawayDatabases
 
 if TYPE_CHECKING:
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 
     from ..results import Verb
     from ..settings import Settings
+    from ..tenants import Kind
     from .templates import TemplateDatabases
 
 _KEYWORDS = frozenset({"head", "heads", "base"})
@@ -51,6 +55,13 @@ class MigrationRunner:
     engines (and ``db.session``) are left alone: reach the throwaway databases through
     the runner.
 
+    A tenanted bind gets a throwaway tenant in place of the
+    tenants its app lists, whose function is never called: with a schema per tenant,
+    a schema of the throwaway database, reached as ``flask db upgrade`` reaches a
+    customer's; with a database per tenant, a throwaway database of its own.
+    ``tenants`` says which a bind has (``{"shop": "database"}``) where the default
+    is not right: schemas on PostgreSQL and MySQL/MariaDB, databases elsewhere.
+
     Methods that take ``bind`` pick the bind themselves when the app has one, or when
     the revision or table given belongs to one bind only.
     """
@@ -62,6 +73,7 @@ class MigrationRunner:
         folder: Path,
         *,
         templates: TemplateDatabases | None = None,
+        tenants: Mapping[str, str] | None = None,
     ) -> None:
         state = app.extensions.get("schemaver")
         if state is None:
@@ -76,39 +88,62 @@ class MigrationRunner:
             configured = resolve_binds(app, state.db, state.settings)
         # A Flask-Migrate --multidb chain holds every bind's work: never run as is.
         refuse_per_engine(configured.values())
+        self._kinds: dict[str, Kind] = tenanted.kinds(state, configured, tenants)
         self._databases = databases
         self._templates = templates
         self._urls: list[sa.URL] = []
         self._engines: list[sa.Engine] = []
-        #: The app's binds by name, each pointed at its throwaway database.
+        self._stack = ExitStack()
+        #: The app's binds by name, each pointed at its throwaway database; a
+        #: tenanted bind's is its throwaway tenant.
         self.binds: dict[str, Bind] = {}
+        self._views: dict[str, Bind] = {}
+        self._hosts: dict[str, Bind] = {}
+        self._user_engines: dict[str, sa.Engine] = {}
         groups: dict[tuple[Any, ...], list[Bind]] = {}
         for bind in configured.values():
-            groups.setdefault(database_identity(bind.engine), []).append(bind)
-        engines: dict[tuple[Any, ...], sa.Engine] = {}
+            where = database_identity(bind.engine)
+            if self._kinds.get(bind.name) == "database":
+                where = ("tenant", bind.name)  # a database of its own, as in production
+            groups.setdefault(where, []).append(bind)
         try:
-            for where, group in groups.items():
-                first = group[0]
-                sqlite_file = folder / f"{first.name}.db"
-                if templates is None:
-                    url = databases.acquire(first.engine.url, sqlite_file, first.name)
-                else:
-                    url = templates.acquire(group, self.settings, sqlite_file)
-                self._urls.append(url)
-                engines[where] = sa.create_engine(url)
-                self._engines.append(engines[where])
-            for bind in configured.values():
-                engine = engines[database_identity(bind.engine)]
-                self.binds[bind.name] = dataclasses.replace(bind, engine=engine)
+            for group in groups.values():
+                self._set_up(group, folder / f"{group[0].name}.db")
+            self.binds = {name: self.binds[name] for name in configured}
         except BaseException:
             self.close()
             raise
 
+    def _set_up(self, group: list[Bind], sqlite_file: Path) -> None:
+        """Point ``group``, binds that share a database, at a throwaway database."""
+        kinds = [self._kinds.get(b.name) for b in group]
+        pairs = list(zip(group, kinds, strict=True))
+        templates = self._templates
+        if templates is not None and all(tenanted.copied(b, k) for b, k in pairs):
+            built = [b if k is None else tenanted.as_tenant(b, k) for b, k in pairs]
+            url = templates.acquire(built, self.settings, sqlite_file)
+        else:
+            first = group[0]
+            url = self._databases.acquire(first.engine.url, sqlite_file, first.name)
+        self._urls.append(url)
+        engine = sa.create_engine(url)
+        self._engines.append(engine)
+        for bind, kind in pairs:
+            migrated, seen = tenanted.place(bind, kind, engine, self._stack)
+            self.binds[bind.name], self._views[bind.name] = migrated, seen
+            if kind == "schema":
+                self._hosts[bind.name] = dataclasses.replace(bind, engine=engine)
+        if templates is not None and not all(tenanted.copied(b, k) for b, k in pairs):
+            for bind in group:  # built from empty, as the template would have been
+                self._run("upgrade", self.binds[bind.name], "heads")
+
     def close(self) -> None:
-        """Close the connections and hand the databases back."""
+        """Close the connections, drop the throwaway tenants that are not in a
+        throwaway database, and hand the databases back."""
         for engine in self._engines:
             engine.dispose()
         self._engines.clear()
+        self._stack.close()
         release = self._databases.release
         if self._templates is not None:
             release = self._templates.release
@@ -118,18 +153,48 @@ class MigrationRunner:
 
     # -- binds and revisions ----------------------------------------------------------
 
+    @property
+    def tenant_kinds(self) -> dict[str, str]:
+        """How each tenanted bind keeps its throwaway tenant: ``"schema"`` or
+        ``"database"``."""
+        return dict(self._kinds)
+
     def bind(self, name: str | None = None) -> Bind:
-        """The bind named, pointed at its throwaway database."""
+        """The bind named, pointed at its throwaway database: for a tenanted bind,
+        its throwaway tenant, as migrations reach it (its ``tenant`` and
+        ``tenant_schema`` name it)."""
         return self._pick(name)
 
+    def view(self, bind: str | None = None) -> Bind:
+        """The bind as tests and the models see it: the same as :meth:`bind`, but for
+        a tenant in a schema, whose schema is the default one of this bind's
+        connections (and its version table is found there)."""
+        return self._views[self._pick(bind).name]
+
+    def tenant_host(self, bind: str | None = None) -> Bind | None:
+        """For a bind with a schema per tenant, the throwaway database its tenant's
+        schema is in, as a plain bind; None for other binds."""
+        return self._hosts.get(self._pick(bind).name)
+
     def engine(self, bind: str | None = None) -> sa.Engine:
-        """The engine of the bind's throwaway database."""
-        return self._pick(bind).engine
+        """The engine of the bind's throwaway database. For a tenant in a schema, its
+        connections have the tenant's schema as their default one, and
+        ``schema_translate_map`` puts the models' tables there, as the app does in
+        its requests."""
+        name = self._pick(bind).name
+        if name not in self._user_engines:
+            engine = self._views[name].engine
+            schema = self.binds[name].tenant_schema
+            if schema is not None:
+                engine = engine.execution_options(schema_translate_map={None: schema})
+            self._user_engines[name] = engine
+        return self._user_engines[name]
 
     @contextmanager
     def connect(self, bind: str | None = None) -> Iterator[sa.Connection]:
-        """A connection to the bind's throwaway database, committed at the end."""
-        with self._pick(bind).engine.begin() as connection:
+        """A connection to the bind's throwaway database (see :meth:`engine`),
+        committed at the end."""
+        with self.engine(bind).begin() as connection:
             yield connection
 
     def revisions(self, bind: str | None = None) -> list[Revision]:
@@ -164,7 +229,7 @@ class MigrationRunner:
         tables of other binds."""
         from .snapshots import snapshot
 
-        return snapshot(self._pick(bind))
+        return snapshot(self.view(bind))
 
     # -- migrating --------------------------------------------------------------------
 
@@ -211,7 +276,8 @@ class MigrationRunner:
         self, verb: Verb, bind: Bind, revision: str, *, purge: bool = False
     ) -> RunResult:
         options = RunOptions(verb, revision, (bind.name,), purge=purge)
-        return runs.run(bind, self.settings, options)
+        with naming(bind):
+            return runs.run(bind, self.settings, options)
 
     # -- rows -------------------------------------------------------------------------
 
@@ -220,8 +286,9 @@ class MigrationRunner:
     ) -> sa.Table:
         """The table as it is in the bind's throwaway database now."""
         b = self._pick(bind, table=name, schema=schema)
+        engine = self.engine(b.name)
         try:
-            return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=b.engine)
+            return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=engine)
         except sa.exc.NoSuchTableError:
             at = ", ".join(self.current(b.name)) or "base"
             raise UsageError(
@@ -242,7 +309,7 @@ class MigrationRunner:
         b = self._at(revision, bind, table, schema)
         reflected = self.table(table, bind=b.name, schema=schema)
         values = [rows] if isinstance(rows, Mapping) else list(rows)
-        with b.engine.begin() as connection:
+        with self.connect(b.name) as connection:
             connection.execute(reflected.insert(), [dict(v) for v in values])
 
     def rows(
@@ -258,7 +325,7 @@ class MigrationRunner:
         b = self._at(revision, bind, table, schema)
         reflected = self.table(table, bind=b.name, schema=schema)
         query = sa.select(reflected).order_by(*reflected.primary_key.columns)
-        with b.engine.connect() as connection:
+        with self.engine(b.name).connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
     # -- picking binds ----------------------------------------------------------------
@@ -304,7 +371,7 @@ class MigrationRunner:
             found = [
                 b
                 for b in self.binds.values()
-                if sa.inspect(b.engine).has_table(table, schema=schema)
+                if sa.inspect(self.engine(b.name)).has_table(table, schema=schema)
             ]
             if not found:
                 raise UsageError(

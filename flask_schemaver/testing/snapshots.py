@@ -55,10 +55,8 @@ class Snapshots:
         """The objects in the database now."""
         bind = self.bind
         found: Snapshot = {}
-        schemas = {None, bind.version_table_schema}
-        schemas.update(t.schema for t in bind.metadata.tables.values())
-        ordered = sorted(schemas, key=lambda s: (s is not None, s or ""))
         with bind.engine.connect() as connection:
+            ordered = self._schemas(connection)
             signatures = dialects.of(bind).table_signatures(connection, ordered)
             inspector = sa.inspect(connection)
             for schema in ordered:
@@ -67,6 +65,13 @@ class Snapshots:
                         found.update(self._table(inspector, schema, name, signatures))
                 _others(bind, inspector, schema, found)
         return found
+
+    def _schemas(self, connection: sa.Connection) -> list[str | None]:
+        """The schemas to look at (None: the default one)."""
+        bind = self.bind
+        schemas = {None, bind.version_table_schema}
+        schemas.update(t.schema for t in bind.metadata.tables.values())
+        return sorted(schemas, key=lambda s: (s is not None, s or ""))
 
     def _table(
         self,
@@ -86,20 +91,59 @@ class Snapshots:
         return described
 
 
-def compare(before: Snapshot, after: Snapshot) -> list[str]:
-    """What changed from ``before`` to ``after``, one line per object."""
-    added = after.keys() - before.keys()
-    removed = before.keys() - after.keys()
-    new_tables = {table for table, what in added if not what}
-    gone_tables = {table for table, what in removed if not what}
+class Outside(Snapshots):
+    """Snapshots of the database that tenants' schemas are in, but for those of the
+    throwaway tenants: what a tenanted bind's revisions must leave alone.
+
+    On PostgreSQL that is every other schema of the database, named (``public``
+    too); on MySQL and MariaDB, whose schemas are databases of the server, the
+    bind's own database.
+    """
+
+    _listed: list[str | None] = []
+
+    def _schemas(self, connection: sa.Connection) -> list[str | None]:
+        if not dialects.of(self.bind).schemas_in_database:
+            return [None]
+        names = sa.inspect(connection).get_schema_names()
+        self._listed = [s for s in sorted(names) if not _system_or_throwaway(s)]
+        return self._listed
+
+    def take(self) -> Snapshot:
+        found = super().take()
+        found.update({("", f"schema {s}"): "present" for s in self._listed if s})
+        return found
+
+
+def _system_or_throwaway(schema: str) -> bool:
+    from ..tenants import THROWAWAY_PREFIX
+
+    return schema == "information_schema" or schema.startswith(
+        ("pg_", THROWAWAY_PREFIX)
+    )
+
+
+def compare(
+    before: Snapshot,
+    after: Snapshot,
+    *,
+    added: str = "is left behind",
+    removed: str = "is gone (it was there before the upgrade)",
+) -> list[str]:
+    """What changed from ``before`` to ``after``, one line per object; ``added`` and
+    ``removed`` say what became of an object, after its description."""
+    new = after.keys() - before.keys()
+    gone = before.keys() - after.keys()
+    new_tables = {table for table, what in new if not what}
+    gone_tables = {table for table, what in gone if not what}
     lines = [
-        f"{_describe(key)} is left behind"
-        for key in sorted(added)
+        f"{_describe(key)} {added}"
+        for key in sorted(new)
         if not (key[1] and key[0] in new_tables)
     ]
     lines += [
-        f"{_describe(key)} is gone (it was there before the upgrade)"
-        for key in sorted(removed)
+        f"{_describe(key)} {removed}"
+        for key in sorted(gone)
         if not (key[1] and key[0] in gone_tables)
     ]
     lines += [

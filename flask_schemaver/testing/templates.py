@@ -21,7 +21,6 @@ did.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import hashlib
 import itertools
@@ -46,9 +45,11 @@ from ..binds import Bind
 from ..exceptions import SchemaVerError
 from ..options import RunOptions
 from ..settings import Settings
+from ..tenants import naming
 from ..verbs import runs
 from .databases import _server_key
 from .databases import ThrowawayDatabases
+from .tenanted import on_engine
 
 if TYPE_CHECKING:
     from ..dialects.base import Dialect
@@ -302,12 +303,14 @@ class TemplateDatabases:
 
 def _upgrade(binds: Sequence[Bind], settings: Settings, url: sa.URL) -> None:
     """Upgrade every bind of one database at ``url`` to its heads, as ``flask db
-    upgrade`` does."""
+    upgrade`` does; a throwaway tenant in a schema, in its schema."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         for bind in binds:
             options = RunOptions("upgrade", "heads", (bind.name,))
-            runs.run(dataclasses.replace(bind, engine=engine), settings, options)
+            target = on_engine(bind, engine)
+            with naming(target):
+                runs.run(target, settings, options)
     finally:
         engine.dispose()
 
