@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from flask_schemaver import ConfigError
 from flask_schemaver.testing import MigrationRunner
 from flask_schemaver.testing import ThrowawayDatabases
 from helpers import add_revision
@@ -282,3 +283,35 @@ def test_second_tenant_and_the_tenant_function(
     finally:
         databases.close()
     assert calls == []
+
+
+def test_tenants_from_the_settings_on_sqlite(
+    make_app: AppMaker, tmp_path: Path
+) -> None:
+    """SCHEMAVER_TENANTS names a function that is never imported; on SQLite the
+    throwaway tenant is a database of its own, checked as one."""
+    from flask_schemaver.testing.checks import CHECKS
+
+    app = tenanted_app(
+        make_app,
+        make_app.sqlite("shop"),
+        list,
+        SCHEMAVER_TENANTS={"shop": "no_such_module:shop_tenants"},
+    )
+    databases = ThrowawayDatabases()
+    runner = MigrationRunner(app, databases, tmp_path)
+    try:
+        assert runner.tenant_kinds == {"shop": "database"}
+        assert runner.bind("shop").label == "shop/schemaver_tmp_tenant"
+        for check in ("single-head", "upgrade", "models-match"):
+            CHECKS[check](runner, "shop", ())
+        assert runner.rows("item", bind="shop") == [
+            {"id": 1, "name": "seed", "price": "1"}
+        ]
+    finally:
+        runner.close()
+    with pytest.raises(ConfigError) as caught:
+        MigrationRunner(app, databases, tmp_path, tenants={"shop": "schemas"})
+    assert str(caught.value) == (
+        "schemaver_tenants: 'shop=schemas' is not BIND=schema or BIND=database"
+    )
