@@ -570,7 +570,7 @@ def test_one_tenant_failing_among_many(fleet: Fleet, make_app: AppMaker) -> None
     names = fleet.add(20 if fleet.kind == "postgresql" else 8)
     fleet.behind()
     # bad already has the column r2 adds: r2 fails there, and there only.
-    bad = names[1]
+    bad = names[0]
     assert fleet.server is not None
     quoted = f'"{bad}"' if fleet.kind == "postgresql" else f"`{bad}`"
     with fleet.server.begin() as connection:
@@ -593,7 +593,7 @@ def test_one_tenant_failing_among_many(fleet: Fleet, make_app: AppMaker) -> None
     done = [n for n in names if seen[n].at_head(("r2",))]
     skipped = [n for n in names if seen[n] == behind]
     assert len(done) + len(skipped) == len(names) - 1 and bad not in done + skipped
-    assert len(skipped) >= len(names) // 2, out
+    assert skipped, out  # the tenants still waiting when bad failed
     assert out.splitlines()[-1] == (
         f"shop: {len(names)} tenants: {len(done)} upgraded, 0 with nothing to do, 1 "
         f"failed ({bad}), {len(skipped)} skipped"
