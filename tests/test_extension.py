@@ -102,6 +102,7 @@ INIT_MODULES = {
     "flask_schemaver.api.files",
     "flask_schemaver.api.looks",
     "flask_schemaver.api.runs",
+    "flask_schemaver.api.tenants",
     "flask_schemaver.cli",
     "flask_schemaver.exceptions",
     "flask_schemaver.extension",
