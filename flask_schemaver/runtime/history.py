@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import functools
 import getpass
-import hashlib
 import socket
 from collections.abc import Iterable
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from ..exceptions import MigrationError
+from ..script import files as revision_files
 from . import connections
 
 if TYPE_CHECKING:
@@ -78,11 +78,7 @@ def _who() -> tuple[str | None, str]:
 
 def checksum(path: str) -> str | None:
     """SHA-256 of a revision file, or None when it cannot be read."""
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except OSError:
-        return None
+    return revision_files.checksum(path)
 
 
 def ensure(bind: Bind, connection: sa.Connection) -> None:

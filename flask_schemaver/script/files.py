@@ -116,6 +116,19 @@ def _once(question: str, directory: Path, answer: Callable[[Path], Any]) -> Any:
     return _held[key]
 
 
+def checksum(path: str) -> str | None:
+    """SHA-256 of the file at ``path``, None when it cannot be read; read once per
+    file while :func:`held` lasts (``status`` over a fleet asks for each tenant)."""
+    return _once("checksum", Path(path), _checksum)  # type: ignore[no-any-return]
+
+
+def _checksum(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def load_facts(directory: Path) -> list[tuple[str, RevisionFacts]]:
     """:func:`read_facts`, once per folder while :func:`held` lasts."""
     return list(_once("facts", directory, read_facts))
