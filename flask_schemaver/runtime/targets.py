@@ -101,6 +101,25 @@ def _resolve(scripts: RevisionGraph, name: str) -> None:
         pass  # known, but more than one (several heads...): the command judges it
 
 
+#: What :func:`takes_steps` found: (graph id, verb, target, place) -> (graph, answer);
+#: the graph is kept with its answer so that its id is not given to another.
+_asked: dict[tuple[int, str, str, tuple[str, ...]], tuple[RevisionGraph, bool]] = {}
+
+
+def takes_steps(
+    scripts: RevisionGraph, verb: Verb, target: str, current: tuple[str, ...]
+) -> bool:
+    """Whether :func:`steps` finds any: worked out once for the same graph, target
+    and place (before the lock and again under it, or for each tenant of a fleet),
+    as the walk costs more as the chain grows. Refusals are raised each time."""
+    key = (id(scripts), verb, target, current)
+    if key not in _asked:
+        if len(_asked) >= 64:
+            _asked.clear()
+        _asked[key] = (scripts, bool(steps(scripts, verb, target, current)))
+    return _asked[key][1]
+
+
 def steps(
     scripts: RevisionGraph, verb: Verb, target: str, current: tuple[str, ...]
 ) -> list[Any]:

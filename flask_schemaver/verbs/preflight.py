@@ -181,7 +181,9 @@ def at_target(
     if options.purge or ":" in options.revision:
         return False
     with translate_errors(bind):
-        return not targets.steps(scripts, options.verb, options.revision, current)
+        return not targets.takes_steps(
+            scripts, options.verb, options.revision, tuple(current)
+        )
 
 
 def validate_target(bind: Bind, settings: Settings, revision: str) -> None:
