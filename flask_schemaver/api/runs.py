@@ -105,6 +105,14 @@ class RunsAPI(BindAPI):
         :param options: the verb, its target, the binds, the tenants and the switches.
         :raises RunFailed: when a bind (or tenant) failed; it carries every result.
         """
+        from ..script.files import held
+
+        # The revision files do not change while a run reads them again and again
+        # (the fast path, the checks, the graph, Alembic's import): read once.
+        with held():
+            return self._run(options)
+
+    def _run(self, options: RunOptions) -> list[RunResult]:
         settings = self._state().settings
         binds = self._chosen(options)
         done: list[RunResult | None] = [None] * len(binds)
@@ -145,16 +153,15 @@ class RunsAPI(BindAPI):
                 ],
                 [r for r in done if r is not None],
             )
-        with self._once(left):
-            ran = iter(
-                run_binds(
-                    left,
-                    options,
-                    lambda b, o: runs.run(b, settings, o),
-                    jobs=jobs,
-                    per_server=settings.jobs_per_server,
-                )
+        ran = iter(
+            run_binds(
+                left,
+                options,
+                lambda b, o: runs.run(b, settings, o),
+                jobs=jobs,
+                per_server=settings.jobs_per_server,
             )
+        )
         results = [
             r if r is not None else next(ran)
             for b, r in zip(binds, done, strict=True)
