@@ -8,6 +8,7 @@ is hidden only when it cannot be an ordinary word of a message: with the passwor
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -36,8 +37,10 @@ def url_secrets(url: sa.URL) -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=256)
 def hide_url_secrets(url: sa.URL) -> str:
-    """The URL as text, its password and secret query parameters hidden."""
+    """The URL as text, its password and secret query parameters hidden (the tenants
+    of a fleet share one URL: worked out once)."""
     # A placeholder that survives URL quoting, then the mask in its place.
     placeholder = "schemaverhidden"
     query = {k: (placeholder if is_secret_key(k) else v) for k, v in url.query.items()}

@@ -18,6 +18,7 @@ from .files import as_ids
 from .files import Dynamic
 from .files import head_ids
 from .files import load_facts
+from .files import once
 from .files import RevisionFacts
 
 
@@ -135,8 +136,14 @@ def linear(directory: Path) -> list[Revision] | None:
 
     A line: no branch labels, no dependencies, no branches or merges, one base. Then
     heads, history and status need no revision graph, and so no Alembic; anything else
-    returns None and is left to Alembic.
+    returns None and is left to Alembic. Worked out once per folder while
+    :func:`~flask_schemaver.script.files.held` lasts (``status`` of each tenant).
     """
+    line = once("linear", directory, _linear)
+    return None if line is None else list(line)
+
+
+def _linear(directory: Path) -> list[Revision] | None:
     try:
         found = load_facts(directory)
     except (Dynamic, OSError):

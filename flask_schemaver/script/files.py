@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from typing import TypedDict
+from typing import TypeVar
 
 #: Which files Alembic takes for revision files (see alembic.script.base).
 _REVISION_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
@@ -87,7 +88,9 @@ def as_ids(value: Ids) -> list[str]:
 
 
 #: While :func:`held` lasts: what each folder's files were read as, per question.
-_held: dict[tuple[str, Path], Any] | None = None
+_held: dict[tuple[str, Any], Any] | None = None
+
+_A = TypeVar("_A")
 
 
 @contextmanager
@@ -107,31 +110,33 @@ def held() -> Iterator[None]:
         _held = None
 
 
-def _once(question: str, directory: Path, answer: Callable[[Path], Any]) -> Any:
+def once(question: str, about: _A, answer: Callable[[_A], Any]) -> Any:
+    """``answer(about)``, worked out once per ``question`` and ``about`` (a folder, a
+    file) while :func:`held` lasts."""
     if _held is None:
-        return answer(directory)
-    key = (question, directory)
+        return answer(about)
+    key = (question, about)
     if key not in _held:
-        _held[key] = answer(directory)
+        _held[key] = answer(about)
     return _held[key]
 
 
 def checksum(path: str) -> str | None:
     """SHA-256 of the file at ``path``, None when it cannot be read; read once per
     file while :func:`held` lasts (``status`` over a fleet asks for each tenant)."""
-    return _once("checksum", Path(path), _checksum)  # type: ignore[no-any-return]
+    return once("checksum", path, _checksum)  # type: ignore[no-any-return]
 
 
-def _checksum(path: Path) -> str | None:
+def _checksum(path: str) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError:
         return None
 
 
 def load_facts(directory: Path) -> list[tuple[str, RevisionFacts]]:
     """:func:`read_facts`, once per folder while :func:`held` lasts."""
-    return list(_once("facts", directory, read_facts))
+    return list(once("facts", directory, read_facts))
 
 
 def read_facts(directory: Path) -> list[tuple[str, RevisionFacts]]:
@@ -168,7 +173,7 @@ def read_facts(directory: Path) -> list[tuple[str, RevisionFacts]]:
 def fingerprint(directory: Path) -> tuple[tuple[str, str], ...]:
     """The name and SHA-256 of every revision file in ``directory``: equal exactly when
     no file was added, removed, renamed or edited, whatever the clock says."""
-    return _once("fingerprint", directory, _fingerprint)  # type: ignore[no-any-return]
+    return once("fingerprint", directory, _fingerprint)  # type: ignore[no-any-return]
 
 
 def _fingerprint(directory: Path) -> tuple[tuple[str, str], ...]:
