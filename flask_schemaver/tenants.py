@@ -21,6 +21,7 @@ This module must not import Alembic.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import fnmatch
 import re
 import tempfile
@@ -215,17 +216,22 @@ def _matching(fleets: Sequence[Fleet], patterns: Sequence[str]) -> list[list[str
             picked.update(matched)
             found = found or bool(matched) or pattern == EVERY_TENANT
         if not found:
-            binds = ", ".join(repr(f.bind.name) for f in fleets)
-            plain = not any(c in pattern for c in "*?[")
-            raise UsageError(
-                f"no tenant {pattern!r} in bind(s) {binds}"
-                if plain
-                else f"--tenant {pattern!r} matches no tenant of bind(s) {binds}"
-            )
+            raise UsageError(_no_tenant(fleets, pattern))
     return [
         [n for n in fleet.places if n in picked]
         for fleet, picked in zip(fleets, chosen, strict=True)
     ]
+
+
+def _no_tenant(fleets: Sequence[Fleet], pattern: str) -> str:
+    """The line refusing ``pattern``, naming the tenants it may be a typo of."""
+    binds = ", ".join(repr(f.bind.name) for f in fleets)
+    if any(c in pattern for c in "*?["):
+        return f"--tenant {pattern!r} matches no tenant of bind(s) {binds}"
+    names = [n for f in fleets for n in f.places]
+    close = difflib.get_close_matches(pattern, names, n=3)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    return f"no tenant {pattern!r} in bind(s) {binds}{hint}"
 
 
 # -- throwaway tenants: what migrate and check compare the models with ---------------

@@ -143,6 +143,8 @@ def test_bad_selections_are_one_line_and_exit_2(
         ): "Error: no tenant 'nobody' in bind(s) 'shop'",
         ("upgrade", "--tenant", "z*"): "Error: --tenant 'z*' matches no tenant of "
         "bind(s) 'shop'",
+        ("upgrade", "--tenant", f"{NAMES[0]}x"): f"Error: no tenant '{NAMES[0]}x' in "
+        f"bind(s) 'shop'; did you mean '{NAMES[0]}'?",
         ("upgrade", "--bind", "default", "--tenant", "acme"): "Error: bind 'default' "
         "has no tenants; --tenant, --all-tenants and --shard select the tenants of "
         "tenanted binds (shop)",
@@ -166,6 +168,8 @@ def test_bad_selections_are_one_line_and_exit_2(
             make_app.schemaver.downgrade("base", "shop")
         with pytest.raises(UsageError, match="no tenant 'nobody'"):
             make_app.schemaver.status(tenant="nobody")
+        with pytest.raises(UsageError, match=f"did you mean '{NAMES[1]}'"):
+            make_app.schemaver.upgrade(tenant=f"{NAMES[1]}a")
         # Nothing ran.
         assert make_app.schemaver.current("shop") == {f"shop/{n}": () for n in NAMES}
 
