@@ -226,13 +226,8 @@ def statuses(
     from ..script.files import held
 
     many = [b for b in binds if b.tenant_schema is not None]
-    read = dict(
-        zip(
-            map(id, many),
-            zip(fleet.read_versions(many), fleet.read_histories(many), strict=True),
-            strict=True,
-        )
-    )
+    pairs = zip(fleet.read_versions(many), fleet.read_histories(many), strict=True)
+    read = {id(b): pair for b, pair in zip(many, pairs, strict=True)}
     found: list[BindStatus | SchemaVerError] = []
     with held():
         for b in binds:

@@ -76,11 +76,6 @@ def _who() -> tuple[str | None, str]:
     return user, socket.gethostname()
 
 
-def checksum(path: str) -> str | None:
-    """SHA-256 of a revision file, or None when it cannot be read."""
-    return revision_files.checksum(path)
-
-
 def ensure(bind: Bind, connection: sa.Connection) -> None:
     """Create the bind's history table if it is missing; commits.
 
@@ -146,7 +141,9 @@ def write(
 ) -> None:
     """Add one row, on ``connection`` (inside the caller's transaction). ``digest``
     is the file's checksum when it is known already."""
-    values = row(revision, direction, digest or (checksum(path) if path else None))
+    values = row(
+        revision, direction, digest or (revision_files.checksum(path) if path else None)
+    )
     values["applied_at"] = datetime.datetime.now(datetime.timezone.utc)
     values["seconds"] = seconds
     connection.execute(_insert(table(bind)), values)
@@ -270,7 +267,7 @@ def edited(applied: Applied | None, path: str) -> bool:
     """Whether the file at ``path`` differs from what was applied (unknown: False)."""
     if applied is None or applied.checksum is None:
         return False  # adopted from elsewhere, or applied before history was kept
-    return checksum(path) != applied.checksum
+    return revision_files.checksum(path) != applied.checksum
 
 
 def annotate(

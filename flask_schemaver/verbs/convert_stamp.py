@@ -11,10 +11,7 @@ it. Running it again changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from collections.abc import Iterator
 from collections.abc import Mapping
-from contextlib import contextmanager
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,10 +27,11 @@ from ..results import SplitStamp
 from ..runtime import connections
 from ..runtime import environment
 from ..runtime import history
-from ..runtime import locking
 from ..runtime import versions
 from ..runtime.errors import translate_errors
+from ..script import files as revision_files
 from ..script import split
+from .runs import locked
 from .tracking import Tracker
 
 if TYPE_CHECKING:
@@ -118,7 +116,7 @@ def _stamp(
         None,
         FLASK_MIGRATE_TABLE,
     )
-    with _locked(bind, settings, on_wait) as connection:
+    with locked(bind, settings, on_wait) as connection:
         if bind.history:
             history.ensure(bind, connection)
         old_now = versions.flask_migrate_rows(connection)
@@ -191,7 +189,9 @@ def _vouch(
     with connection.begin():
         for revision in at:
             entry, path = known.get(revision), paths.get(revision)
-            if entry is not None and entry.checksum == history.checksum(path or ""):
+            if entry is not None and entry.checksum == revision_files.checksum(
+                path or ""
+            ):
                 continue
             history.write(
                 bind,
@@ -201,26 +201,6 @@ def _vouch(
                 path=path,
                 seconds=None,
             )
-
-
-@contextmanager
-def _locked(
-    bind: Bind, settings: Settings, on_wait: WaitCallback | None
-) -> Iterator[sa.Connection]:
-    """A connection to the bind's database, set up to migrate, holding its lock."""
-    with (
-        translate_errors(bind),
-        connections.migrating(bind, settings) as connection,
-    ):
-        guard = (
-            locking.hold(
-                bind, connection, timeout=settings.lock_timeout, on_wait=on_wait
-            )
-            if bind.lock
-            else nullcontext()
-        )
-        with guard:
-            yield connection
 
 
 def _drop_old_table(
@@ -239,7 +219,7 @@ def _drop_old_table(
         for b in everyone
     ):
         return False
-    with _locked(bind, settings, on_wait) as connection:
+    with locked(bind, settings, on_wait) as connection:
         if not sa.inspect(connection).has_table(FLASK_MIGRATE_TABLE):
             return False
         try:

@@ -107,7 +107,9 @@ def _run(
         if preflight.at_target(bind, scripts, options, before):
             return RunResult(bind.name, before, before, note="nothing to do")
     try:
-        with _locked(bind, settings, options.on_wait, tracker) as connection:
+        with locked(
+            bind, settings, options.on_wait, tracker.describe_running
+        ) as connection:
             return _online(bind, options, tracker, configure, connection, scripts)
     except SchemaVerError as exc:
         _name_leftovers(bind, exc)
@@ -115,12 +117,16 @@ def _run(
 
 
 @contextmanager
-def _locked(
-    bind: Bind, settings: Settings, on_wait: WaitCallback | None, tracker: Tracker
+def locked(
+    bind: Bind,
+    settings: Settings,
+    on_wait: WaitCallback | None,
+    running: Callable[[], tuple[str, str] | None] | None = None,
 ) -> Iterator[sa.Connection]:
-    """A connection to the bind's database, set up to migrate, holding its lock."""
+    """A connection to the bind's database, set up to migrate, holding its lock;
+    errors name the bind (and the revision ``running`` tells of)."""
     with (
-        translate_errors(bind, tracker.describe_running),
+        translate_errors(bind, running),
         connections.migrating(bind, settings) as connection,
     ):
         guard = (
@@ -168,7 +174,7 @@ def resolve(
             bind.name,
         )
     tracker = Tracker(bind, RunOptions("stamp", revision))
-    with _locked(bind, settings, on_wait, tracker) as connection:
+    with locked(bind, settings, on_wait, tracker.describe_running) as connection:
         history.ensure(bind, connection)
         run = _unfinished_run(bind, connection, revision)
         before = environment.current_heads(bind, connection)

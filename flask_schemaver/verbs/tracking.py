@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..results import Step
 from ..runtime import history
 from ..runtime.riding import Rider
+from ..script import files as revision_files
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -72,7 +73,7 @@ class Tracker:
         script: Any = info.up_revision
         if self.rider is not None and script is not None:
             done = _step(self.bind, info, 0.0)
-            digest = _digest(script.path) or history.checksum(script.path)
+            digest = _digest(script.path) or revision_files.checksum(script.path)
             self.rider.expect(
                 history.row(done.revision, _direction(done), digest), self.started
             )

@@ -21,8 +21,8 @@ from ..runtime.collecting import fewer_collections
 from ..runtime.walking import Move as Move
 from ..runtime.walking import Walker
 from .runs import _interrupted
-from .runs import _locked
 from .runs import _name_leftovers
+from .runs import locked
 from .runs import prepare
 from .tracking import Tracker
 
@@ -50,7 +50,10 @@ def walk(
     tracker = Tracker(bind, RunOptions("upgrade", "heads", (bind.name,)))
     walker = Walker(bind, moves, between=tracker.finished)
     try:
-        with fewer_collections(), _locked(bind, settings, None, tracker) as connection:
+        with (
+            fewer_collections(),
+            locked(bind, settings, None, tracker.describe_running) as connection,
+        ):
             prepare(bind, connection, "upgrade")
             config = environment.make_config(
                 bind,
