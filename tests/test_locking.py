@@ -68,14 +68,16 @@ def test_timeout_api_and_cli(app: Flask, make_app: AppMaker) -> None:
 @pytest.mark.lock_timeout(10)
 def test_wait_is_reported_then_runs(app: Flask) -> None:
     release = threading.Event()
+    holding = threading.Event()
 
     def holder() -> None:
         with held_elsewhere(app):
+            holding.set()
             release.wait(5)
 
     thread = threading.Thread(target=holder)
     thread.start()
-    time.sleep(0.3)
+    assert holding.wait(10), "the other connection never got the lock"
     timer = threading.Timer(1.6, release.set)
     timer.start()
     try:
