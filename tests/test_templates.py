@@ -317,3 +317,22 @@ def test_a_mysql_template_with_routines_is_built_for_each_copy(
                 assert connection.execute(sa.text("CALL count_users()")).scalar() == 2
         token = databases.token
     assert leftovers(MYSQL_URL, tmp_path, token) == set()
+
+
+def test_a_model_changed_in_place_changes_the_fingerprint(make_app: AppMaker) -> None:
+    """The models' DDL is compiled once per table and kept while the table keeps its
+    shape: a column or index added to the same Table object is still seen."""
+    from flask_schemaver.testing.templates import fingerprint
+
+    app = project(make_app, make_app.sqlite("main"))
+    with app.app_context():
+        binds = [make_app.schemaver.binds["default"]]
+        settings = app.extensions["schemaver"].settings
+        first = fingerprint(binds, settings, "s")
+        assert fingerprint(binds, settings, "s") == first
+        users = binds[0].metadata.tables["users"]
+        users.append_column(sa.Column("email", sa.String(40)))
+        second = fingerprint(binds, settings, "s")
+        assert second != first
+        sa.Index("ix_users_email", users.c.email)
+        assert fingerprint(binds, settings, "s") not in (first, second)

@@ -80,12 +80,18 @@ def per_engine_files(directory: Path) -> list[str]:
         return []
     found = []
     seen: set[str] = set()
+    folder = os.path.realpath(directory)
     for entry in entries:
         # Alembic's revision files; a broken link is for the normal path to report,
         # and must not hide the files after it. A link to a file of the folder is
         # that file.
-        real = os.path.realpath(entry.path)
-        if not _REVISION_FILE.match(entry.name) or not entry.is_file() or real in seen:
+        if not _REVISION_FILE.match(entry.name) or not entry.is_file():
+            continue
+        if entry.is_symlink():
+            real = os.path.realpath(entry.path)
+        else:
+            real = os.path.join(folder, entry.name)
+        if real in seen:
             continue
         seen.add(real)
         path = entry.path

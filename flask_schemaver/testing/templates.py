@@ -27,6 +27,7 @@ import itertools
 import os
 import sqlite3
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -368,21 +369,46 @@ def _folder(directory: Path) -> list[str]:
 
 def _models(bind: Bind) -> list[str]:
     """The bind's tables as the DDL that would create them on its database."""
-    from sqlalchemy.schema import CreateIndex
-    from sqlalchemy.schema import CreateTable
-
     dialect = bind.engine.dialect
     found = []
     for table in sorted(bind.metadata.tables.values(), key=lambda t: t.fullname):
-        try:
-            found.append(str(CreateTable(table).compile(dialect=dialect)))
-            found += [
-                str(CreateIndex(i).compile(dialect=dialect))
-                for i in sorted(table.indexes, key=lambda i: str(i.name))
-            ]
-        except sa.exc.SQLAlchemyError:
-            found.append(repr(table))
+        found += _table_ddl(table, dialect)
     return found
+
+
+#: Per table: its shape and dialect when last compiled, and the DDL compiled then.
+_compiled: weakref.WeakKeyDictionary[sa.Table, tuple[tuple[Any, ...], list[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _table_ddl(table: sa.Table, dialect: sa.Dialect) -> list[str]:
+    """``CREATE TABLE`` and ``CREATE INDEX`` of ``table``, compiled again only when
+    a column, index or constraint was added or removed since (a fixture asks for
+    it at every test, the models mostly stay as they are)."""
+    from sqlalchemy.schema import CreateIndex
+    from sqlalchemy.schema import CreateTable
+
+    shape = (
+        dialect.name,
+        tuple(table.c.keys()),
+        tuple(sorted(str(i.name) for i in table.indexes)),
+        len(table.constraints),
+        table.comment,
+    )
+    cached = _compiled.get(table)
+    if cached is not None and cached[0] == shape:
+        return cached[1]
+    try:
+        ddl = [str(CreateTable(table).compile(dialect=dialect))]
+        ddl += [
+            str(CreateIndex(i).compile(dialect=dialect))
+            for i in sorted(table.indexes, key=lambda i: str(i.name))
+        ]
+    except sa.exc.SQLAlchemyError:
+        ddl = [repr(table)]
+    _compiled[table] = (shape, ddl)
+    return ddl
 
 
 def _project(binds: Sequence[Bind]) -> str:
