@@ -118,6 +118,11 @@ def test_a_rerun_continues_where_an_interrupted_backfill_stopped(
     [error] = caught.value.errors
     assert isinstance(error, Interrupted)
     assert _counts(app) == {1: 2000, 0: ROWS - 2000}
+    if schemaver.binds["default"].transactional_ddl:
+        # Not "rolled back": the committed batches stay, and the message says so.
+        assert "rolled back" not in error.message
+        assert "its backfill of user is at 2,000 of 2,500 rows" in error.message
+        assert "running the upgrade again continues it" in error.message
     if schemaver.binds["default"].dialect in ("mysql", "mariadb"):
         # DDL commits as it runs there: the stopped run is resolved first, as for
         # any revision (the backfill's position is kept).
@@ -207,3 +212,43 @@ def test_the_runner_moves_rows_through_a_backfill_revision(
     schemaver_runner.downgrade("a1")
     schemaver_runner.upgrade()
     assert {row["n"] for row in schemaver_runner.rows("user")} == {2}
+
+
+def test_an_interrupt_in_an_autocommit_block_is_not_called_rolled_back(
+    make_app: AppMaker, database_url: str
+) -> None:
+    """What a revision committed itself stays after Ctrl-C: the message says so,
+    through the CLI and the API."""
+    app = make_app(database_url)
+    with app.app_context():
+        add_revision(
+            make_app.schemaver,
+            rev_id="c1",
+            upgrade=(
+                "    op.create_table('kept', sa.Column('id', sa.Integer))\n"
+                "    with op.get_context().autocommit_block():\n"
+                "        raise KeyboardInterrupt\n"
+            ),
+        )
+        transactional = make_app.schemaver.binds["default"].transactional_ddl
+        engine = app.extensions["sqlalchemy"].engine
+    stays = "what it committed in its autocommit block, and before it, stays"
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 130, result.output
+    assert "kept" in sa.inspect(engine).get_table_names()
+    if transactional:
+        assert "rolled back" not in result.output
+        assert stays in result.output
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE kept"))
+    with app.app_context():
+        if not transactional:  # MySQL/MariaDB: the stopped run is resolved first
+            make_app.schemaver.resolve("c1", applied=False)
+        with pytest.raises(RunFailed) as caught:
+            make_app.schemaver.upgrade()
+    [error] = caught.value.errors
+    assert isinstance(error, Interrupted)
+    if transactional:
+        assert "rolled back" not in error.message
+        assert stays in error.message
+        assert "check the database before running it again" in error.message

@@ -68,7 +68,7 @@ def _interrupted(bind: Bind, tracker: Tracker) -> Interrupted:
     if running is None:
         message = "interrupted before its next revision started"
     elif bind.transactional_ddl:
-        message = f"interrupted during the {running[1]}; it was rolled back"
+        message = f"interrupted during the {running[1]}; {_what_stays(tracker)}"
     else:
         message = (
             f"interrupted during the {running[1]}; {partly_applied(bind, running[0])}"
@@ -77,6 +77,21 @@ def _interrupted(bind: Bind, tracker: Tracker) -> Interrupted:
     if applied:
         message += f" (applied before: {', '.join(applied)})"
     return Interrupted(message, bind.name, running[0] if running else None)
+
+
+def _what_stays(tracker: Tracker) -> str:
+    """What an interrupt left of the running revision, where DDL is transactional:
+    nothing, unless the revision commits part of its work itself."""
+    if not tracker.commits_part_way():
+        return "it was rolled back"
+    stays = "what it committed in its autocommit block, and before it, stays"
+    report = tracker.backfilled
+    if report is None:
+        return f"{stays}; check the database before running it again"
+    return (
+        f"{stays}: its backfill of {report.table} is at {report.done:,} of "
+        f"{report.total:,} rows, and running the upgrade again continues it"
+    )
 
 
 def _run(
@@ -91,7 +106,7 @@ def _run(
             x_args=options.x_args,
             on_version_apply=tracker.applied,
             on_step_start=tracker.start,
-            on_progress=options.on_progress,
+            on_progress=tracker.progress,
             **extra,
         )
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from ..binds import Bind
     from ..options import RunOptions
+    from ..results import BackfillProgress
     from ..results import Direction
 
 
@@ -44,6 +45,8 @@ class Tracker:
         #: The connection migrations run on; set when they run against a database.
         self.connection: sa.Connection | None = None
         self.rider: Rider | None = None
+        #: The running revision's backfill, as far as its committed batches go.
+        self.backfilled: BackfillProgress | None = None
 
     @contextmanager
     def attached(self, connection: sa.Connection) -> Iterator[None]:
@@ -69,6 +72,7 @@ class Tracker:
             self.options.on_start(_step(self.bind, info, 0.0))
         self._record_start(info)
         self.running = info
+        self.backfilled = None
         self.started = time.perf_counter()
         script: Any = info.up_revision
         if self.rider is not None and script is not None:
@@ -135,6 +139,29 @@ class Tracker:
         if self.options.on_step is not None:
             for step in committed:
                 self.options.on_step(step)
+
+    def progress(self, report: BackfillProgress) -> None:
+        """A backfill of the running revision committed a batch: remember how far it
+        is, and pass the report on."""
+        self.backfilled = report
+        if self.options.on_progress is not None:
+            self.options.on_progress(report)
+
+    def commits_part_way(self) -> bool:
+        """Whether the running revision commits part of its work itself, in an
+        ``autocommit_block`` (as a backfill must): then stopping it does not roll
+        all of it back."""
+        if self.backfilled is not None:
+            return True
+        script: Any = self.running.up_revision if self.running else None
+        path = getattr(script, "path", None)
+        if not path:
+            return False
+        try:
+            with open(path, "rb") as handle:
+                return b"autocommit_block" in handle.read()
+        except OSError:
+            return False
 
     def describe_running(self) -> tuple[str, str] | None:
         """The revision that was running: its id, and e.g. ``upgrade of revision 1a2b
