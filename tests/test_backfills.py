@@ -4,6 +4,8 @@ offline SQL refused, and the pytest plugin's runner moving rows through such a r
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -16,6 +18,7 @@ from flask_schemaver.testing import MigrationRunner
 from helpers import add_revision
 from helpers import AppMaker
 from helpers import cli
+from helpers import MakeDatabase
 
 ROWS = 2500
 
@@ -252,3 +255,39 @@ def test_an_interrupt_in_an_autocommit_block_is_not_called_rolled_back(
         assert "rolled back" not in error.message
         assert stays in error.message
         assert "check the database before running it again" in error.message
+
+
+@pytest.mark.postgresql
+def test_the_backfills_connection_is_bounded_like_the_revisions(
+    make_app: AppMaker, postgresql_db: MakeDatabase
+) -> None:
+    """SCHEMAVER_CONNECT_TIMEOUT reaches the backfill's own connection too."""
+    app = make_app(postgresql_db(), SCHEMAVER_CONNECT_TIMEOUT=7)
+    with app.app_context():
+        schemaver = make_app.schemaver
+        add_revision(
+            schemaver,
+            rev_id="a1",
+            upgrade="    op.create_table('user', sa.Column('id', sa.Integer, "
+            "primary_key=True), sa.Column('n', sa.Integer))\n",
+        )
+        add_revision(schemaver, rev_id="b2", upgrade=_body(COUNT_UP))
+        schemaver.upgrade("a1")
+        engine = schemaver.binds["default"].engine
+        with engine.begin() as connection:
+            connection.execute(sa.text('INSERT INTO "user" VALUES (1, 0), (2, 0)'))
+        seen: list[str | None] = []
+
+        def checked_out(dbapi_connection: Any, *_: Any) -> None:
+            seen.append(dbapi_connection.info.get_parameters().get("connect_timeout"))
+
+        sa.event.listen(engine, "checkout", checked_out)
+        try:
+            with engine.connect():
+                pass  # one made without the timeout, pooled, as the app's would be
+            seen.clear()
+            schemaver.upgrade()
+        finally:
+            sa.event.remove(engine, "checkout", checked_out)
+    assert len(seen) >= 2  # the revision's connection and the backfill's
+    assert set(seen) == {"7"}, seen

@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import Mapping
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -31,6 +32,7 @@ from alembic.operations import ops
 from ..exceptions import MigrationError
 from ..exceptions import UsageError
 from ..results import BackfillProgress
+from . import connections
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
@@ -113,7 +115,7 @@ class _Backfill:
         )
 
     def run(self) -> int:
-        with self.engine.connect() as work:
+        with self._connect() as work:
             table = self._table(work)
             keys = self._keys(table)
             self.positions.create(work, checkfirst=True)
@@ -125,6 +127,15 @@ class _Backfill:
             total = done + _count(work, keys, last)
             work.commit()
             return self._batches(work, table, keys, last, done, total)
+
+    def _connect(self) -> AbstractContextManager[sa.Connection]:
+        """The backfill's own connection: as the revision's, bounded by
+        ``SCHEMAVER_CONNECT_TIMEOUT`` and in the tenant's schema; the engine's own
+        when run without a bind."""
+        bind = self.attributes.get("schemaver.bind")
+        if bind is None:
+            return self.engine.connect()
+        return connections.connect(bind, migrating=True)
 
     def _batches(
         self,
