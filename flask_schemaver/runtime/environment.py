@@ -49,6 +49,7 @@ _CONNECTION = "schemaver.connection"
 _ON_APPLY = "schemaver.on_version_apply"
 _ON_START = "schemaver.on_step_start"
 _SKIP_EMPTY = "schemaver.skip_empty"
+_KNOWN_HEADS = "schemaver.known_heads"
 #: A list that autogenerate's operations are added to, one UpgradeOps per revision.
 DETECTED = "schemaver.detected"
 #: Read by the bundled script.py.mako, which hands over to this template when set.
@@ -71,8 +72,13 @@ def make_config(
     on_version_apply: Callable[..., None] | None = None,
     on_step_start: Callable[[MigrationInfo], None] | None = None,
     on_progress: Callable[..., None] | None = None,
+    known_heads: tuple[str, ...] | None = None,
 ) -> Config:
-    """Build the Alembic ``Config`` for one bind, without any file."""
+    """Build the Alembic ``Config`` for one bind, without any file.
+
+    ``known_heads`` is what the version table holds, just read on ``connection``
+    under the bind's lock: Alembic starts from it instead of reading it again.
+    """
     config = Config(
         output_buffer=output_buffer,
         stdout=io.StringIO(),
@@ -103,6 +109,7 @@ def make_config(
     config.attributes[_SKIP_EMPTY] = settings.skip_empty
     config.attributes[_SCRIPT_TEMPLATE] = settings.script_template
     config.attributes[_CONNECTION] = connection
+    config.attributes[_KNOWN_HEADS] = known_heads
     config.attributes[_ON_APPLY] = on_version_apply
     config.attributes[_ON_START] = on_step_start
     config.attributes[backfill.ON_PROGRESS] = on_progress
@@ -243,11 +250,26 @@ def _run_online(
     options: dict[str, Any],
 ) -> None:
     context.configure(connection=connection, target_metadata=bind.metadata, **options)
+    known = context.config.attributes.get(_KNOWN_HEADS)
+    if known is not None:
+        _start_from(context.get_context(), known)
     if options.get("dont_mutate"):  # autogenerate
         dialects.of(bind).prepare_autogenerate(context.get_context())
     _watch_steps(context, context.config.attributes[_ON_START])
     with context.begin_transaction():
         context.run_migrations()
+
+
+def _start_from(migration_context: MigrationContext, heads: tuple[str, ...]) -> None:
+    """Hand Alembic's first read of the version table ``heads``, read a moment ago on
+    the same connection under the lock: for each tenant of a fleet, a table probe and
+    a query fewer. Later reads (a revision asking, say) go to the database."""
+
+    def first_read() -> tuple[str, ...]:
+        del migration_context.get_current_heads  # the class's method from now on
+        return heads
+
+    migration_context.get_current_heads = first_read  # type: ignore[method-assign]
 
 
 def _watch_steps(

@@ -55,6 +55,14 @@ def _new_table(bind: Bind) -> sa.Table:
     return sa.Table(
         bind.history_table,
         sa.MetaData(),
+        *columns(),
+        schema=bind.version_table_schema,
+    )
+
+
+def columns() -> list[sa.Column[Any]]:
+    """The history table's columns, new ones for a new table."""
+    return [
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("revision", sa.String(64), nullable=False),
         sa.Column("direction", sa.String(16), nullable=False),
@@ -63,8 +71,7 @@ def _new_table(bind: Bind) -> sa.Table:
         sa.Column("seconds", sa.Float),
         sa.Column("host", sa.String(255)),
         sa.Column("username", sa.String(255)),
-        schema=bind.version_table_schema,
-    )
+    ]
 
 
 @functools.cache

@@ -40,13 +40,7 @@ class Rider:
         self._writes = tuple(
             f"{verb} {name} " for verb in ("UPDATE", "INSERT INTO", "DELETE FROM")
         )
-        table = history.table(bind)
-        values: dict[str, Any] = {
-            c.name: sa.bindparam(f"schemaver_{c.name}") for c in table.columns
-        }
-        del values["id"]
-        insert = str(sa.insert(table).values(values).compile(dialect=dialect))
-        self._prefix = f"WITH schemaver_history AS ({insert}) "
+        self._prefix = f"WITH schemaver_history AS ({_insert(bind, dialect)}) "
         self._pending: dict[str, Any] | None = None
         self._started = 0.0
         self._rode = False
@@ -108,3 +102,39 @@ class Rider:
         self._rode = True
         bound = {f"schemaver_{key}": value for key, value in values.items()}
         return self._prefix + statement.lstrip(), bound
+
+
+#: Per dialect and history table name: the row's INSERT compiled for the table
+#: without a schema, and that table's name as it appears in it.
+_compiled: dict[tuple[Any, str], tuple[str, str]] = {}
+
+
+def _insert(bind: Bind, dialect: sa.Dialect) -> str:
+    """The ``INSERT`` of a history row for ``bind``, compiled once per dialect and
+    table name: the tenants of a fleet, each with the table in its own schema,
+    differ only in the name the statement starts with."""
+    key = (dialect, bind.history_table)
+    if key not in _compiled:
+        # The columns a row gives (the server numbers it): nothing to return, so
+        # the one place the table is named is the start.
+        given = [c for c in history.columns() if c.name != "id"]
+        table = sa.Table(bind.history_table, sa.MetaData(), *given)
+        _compiled[key] = (
+            _compile(table, dialect),
+            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ",
+        )
+    compiled, start = _compiled[key]
+    table = history.table(bind)
+    if not compiled.startswith(start):  # not as expected: compile this one
+        return _compile(table, dialect)
+    named = dialect.identifier_preparer.format_table(table)
+    return f"INSERT INTO {named} " + compiled[len(start) :]
+
+
+def _compile(table: sa.Table, dialect: sa.Dialect) -> str:
+    values: dict[str, Any] = {
+        c.name: sa.bindparam(f"schemaver_{c.name}")
+        for c in table.columns
+        if c.name != "id"
+    }
+    return str(sa.insert(table).values(values).compile(dialect=dialect))

@@ -303,10 +303,13 @@ def _online(
         return RunResult(bind.name, before, before, note=f"nothing to do{meanwhile}")
     keywords = _keywords(options)
     del keywords["sql"]
+    # From empty, Alembic's own read makes its version table in the first
+    # revision's transaction, which a failure then rolls back with the rest.
+    known = before or None
     with tracker.attached(connection):
         environment.run_online(
             _COMMANDS[options.verb],
-            configure(connection=connection),
+            configure(connection=connection, known_heads=known),
             options.revision,
             **keywords,
         )
