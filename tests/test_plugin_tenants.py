@@ -17,6 +17,7 @@ from flask_schemaver.testing import MigrationRunner
 from flask_schemaver.testing import ThrowawayDatabases
 from helpers import add_revision
 from helpers import AppMaker
+from helpers import MYSQL_URL
 from helpers import POSTGRESQL_URL
 from helpers import revision_header
 from tenant_helpers import tenanted_app
@@ -27,7 +28,7 @@ from test_pytest_plugin import run
 
 pytest_plugins = ["pytester"]
 
-for _driver in ("psycopg",):  # see test_pytest_plugin
+for _driver in ("psycopg", "pymysql"):  # see test_pytest_plugin
     with contextlib.suppress(ImportError):
         importlib.import_module(_driver)
 
@@ -110,7 +111,8 @@ from sample import Item
 
 def test_tenant_at_head(app, schemaver_migrated, monkeypatch):
     tenant = schemaver_migrated.bind("shop")
-    assert tenant.tenant == "schemaver_tmp_tenant"
+    # A schema of the throwaway database, or a database of its own on MySQL.
+    assert tenant.tenant.startswith("schemaver_tmp_")
     assert schemaver_migrated.current("shop") == ("s200",)
     assert schemaver_migrated.rows("item", bind="shop") == [
         {"id": 1, "name": "seed", "price": "1"}
@@ -315,3 +317,26 @@ def test_tenants_from_the_settings_on_sqlite(
     assert str(caught.value) == (
         "schemaver_tenants: 'shop=schemas' is not BIND=schema or BIND=database"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.mysql
+def test_database_per_tenant_on_a_mysql_server(
+    pytester: pytest.Pytester, mysql_server: sa.Engine
+) -> None:
+    """On MySQL/MariaDB a tenant "schema" is a database of the bind's server: the
+    checks and the fixture run on a throwaway one, and leave none behind."""
+    url = sa.make_url(MYSQL_URL).set(database="sample")
+    urls = dict.fromkeys(("default", "shop"), url.render_as_string(False))
+    before = _databases(mysql_server)
+    sample(pytester, urls)
+    result = run(pytester, "-k", "shop or at_head")
+    found = outcomes(result)
+    assert found == {k: v for k, v in expected().items() if "shop" in k}
+    result.assert_outcomes(passed=len(found) + 1, deselected=len(CHECKS) + 1)
+    assert _databases(mysql_server) == before
+
+
+def _databases(server: sa.Engine) -> set[str]:
+    with server.connect() as connection:
+        return set(connection.exec_driver_sql("SHOW DATABASES").scalars())
