@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from flask_schemaver import RunResult
+from flask_schemaver import SchemaVerError
 from flask_schemaver.cli import progress
 from flask_schemaver.cli import stream
 from helpers import AppMaker
@@ -96,6 +97,7 @@ def test_at_a_terminal_a_bar_counts_tenants_and_failures_go_above_it(
     shop: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(stream, "is_terminal", lambda: True)
+    monkeypatch.setenv("COLUMNS", "120")  # room for the whole bar
     break_tenant(tmp_path, "beta")
     result = invoke(shop, "upgrade")
     assert result.exit_code == 1
@@ -132,6 +134,7 @@ def test_bars_of_two_tenanted_binds_are_shown_one_after_the_other(
     written: list[str] = []
     monkeypatch.setattr(stream, "_write", lambda text, err: written.append(text))
     monkeypatch.setattr(stream, "color", lambda: False)
+    monkeypatch.setenv("COLUMNS", "120")
 
     def tenant(bind: str, name: str) -> types.SimpleNamespace:
         return types.SimpleNamespace(name=bind, tenant=name)
@@ -155,6 +158,41 @@ def test_bars_of_two_tenanted_binds_are_shown_one_after_the_other(
         + finals[1].split("left, ")[1]
     )
     assert stream._footer is None
+
+
+@pytest.mark.parametrize("columns", [80, 90])
+def test_on_a_narrow_terminal_the_bar_narrows_and_the_line_never_wraps(
+    monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    written: list[str] = []
+    monkeypatch.setattr(stream, "_write", lambda text, err: written.append(text))
+    monkeypatch.setattr(stream, "color", lambda: False)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    binds = [types.SimpleNamespace(name="shop", tenant=f"t{i}") for i in range(1000)]
+    with progress.FleetProgress("upgrade", None, terminal=True) as fleet:
+        fleet.targets(binds, [])  # type: ignore[arg-type]
+        fleet.tallies["shop"].started -= 60  # a rate a fleet reaches, not a loop's
+        for i in range(1000):
+            failed = i % 7 == 0
+            fleet.result(
+                RunResult(
+                    "shop",
+                    (),
+                    () if failed else ("r1",),
+                    tenant=f"t{i}",
+                    outcome="failed" if failed else "done",
+                    error=SchemaVerError("x") if failed else None,
+                )
+            )
+    # What is seen of each frame: click pads it, and shows the cursor at the end.
+    frames = [
+        f.split("\x1b")[0].rstrip()
+        for f in "".join(written).replace("\n", "\r").split("\r")
+        if f.startswith("shop  [")
+    ]
+    assert frames and all(len(f) < columns for f in frames), max(frames, key=len)
+    widths = {len(f.split("[", 1)[1].split("]")[0]) for f in frames}
+    assert len(widths) == 1 and widths.pop() < progress.BAR_WIDTH
 
 
 def test_elsewhere_a_summary_line_now_and_then(
@@ -338,7 +376,9 @@ def run_in_terminal(tmp_path: Path, env: dict[str, str]) -> tuple[int, bytes]:
 @pytest.mark.slow
 def test_output_never_changes_what_happens_to_the_tenants(tmp_path: Path) -> None:
     project(tmp_path)
-    env = dict(os.environ, FLASK_APP="fleet_app:create_app", NO_COLOR="1")
+    env = dict(
+        os.environ, FLASK_APP="fleet_app:create_app", NO_COLOR="1", COLUMNS="120"
+    )
     expected = {"acme": ["r2"], "beta": [], "gamma": ["r2"]}
     # At a terminal that cannot encode the arrow in r1's message.
     code, out = run_in_terminal(tmp_path, dict(env, PYTHONIOENCODING="latin-1"))

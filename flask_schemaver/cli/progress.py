@@ -15,6 +15,7 @@ chosen is shown like a plain bind, step by step.
 from __future__ import annotations
 
 import collections
+import shutil
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -37,8 +38,11 @@ if TYPE_CHECKING:
 #: Seconds between two summary lines of a tenanted bind when the output is not a
 #: terminal (at most: they are printed as tenants finish and steps are taken).
 SUMMARY_EVERY = 5.0
-#: The progress bars' width, in characters.
+#: The progress bars' width, in characters, where the terminal is wide enough.
 BAR_WIDTH = 24
+#: What a bar's line holds besides its label, bar and text: ``  [``, ``]``, the
+#: percentage, the spaces, and a character or two for the text to grow by.
+_AROUND_BAR = 15
 
 
 class Tally:
@@ -66,6 +70,16 @@ class Tally:
     def describe(self, item: object = None) -> str:
         """``410 done, 2 failed, 588 left, 38/s, ETA 15s``, for the bar."""
         return f"{self.counts['done']} done, {self._rest()}"
+
+    def widest(self) -> str:
+        """:meth:`describe` at its longest for this many tenants: every count at
+        the total, a four-digit rate and a long ETA."""
+        every = str(self.total)
+        parts = [f"{every} done", f"{every} failed"]
+        if self.counts["skipped"]:
+            parts.append(f"{every} skipped")
+        parts += [f"{every} left", "9999/s", "ETA 59m59s"]
+        return ", ".join(parts)
 
     def summary(self) -> str:
         """``shop: 410/1000 tenants done, 2 failed, 588 left, 38/s, ETA 15s``."""
@@ -217,7 +231,7 @@ class FleetProgress:
                     range(tally.total),
                     label=output.bind(tally.bind),
                     file=cast("TextIO", BarFile()),
-                    width=BAR_WIDTH,
+                    width=_fitting(tally),
                     show_eta=False,
                     item_show_func=tally.describe,
                     color=stream.color(),
@@ -233,6 +247,7 @@ class FleetProgress:
         """Move the bar on, if ``tally``'s is the one shown (the others count on,
         unseen, until theirs is)."""
         if self.queue and tally is self.queue[0]:
+            tally.bar.width = _fitting(tally)
             tally.bar.update(1)
             self._show_next()
 
@@ -246,3 +261,12 @@ class FleetProgress:
         for tally in self.tallies.values():
             if tally.finished < tally.total:
                 output.echo(tally.summary())
+
+
+def _fitting(tally: Tally) -> int:
+    """The width of ``tally``'s bar: :data:`BAR_WIDTH`, or less on a terminal too
+    narrow for the whole line at its longest (a line that wraps can't be drawn
+    again in place; one whose bar jumps in width as the text grows looks broken)."""
+    columns = shutil.get_terminal_size().columns
+    used = len(output.bind(tally.bind)) + len(tally.widest()) + _AROUND_BAR
+    return max(1, min(BAR_WIDTH, columns - used))
