@@ -35,6 +35,8 @@ from .multidb import SharedChain
 from .multidb import SharedRevision
 from .rewrite import Identity
 from .rewrite import rewrite
+from .split_notes import note_bind
+from .split_notes import plan_decisions
 
 
 @dataclass
@@ -125,7 +127,7 @@ def plan(
         else:
             _keep_working(split, order, ancestors, taken_ids)
         splits.append(split)
-    return SplitPlan(chain, splits, _decisions(chain, owners, engines), ancestors)
+    return SplitPlan(chain, splits, plan_decisions(chain, owners, engines), ancestors)
 
 
 def _owners(
@@ -249,7 +251,7 @@ def _keep_working(
         depends = _depends(rev, split, labels, parents, original_of, ancestors)
         split.files.append(_bind_file(split, rev, new_id, parents, depends, works))
         split.nearest[rev.revision] = (new_id,)
-    _note(split, order, missing, merges, labelled)
+    note_bind(split, order, missing, merges, labelled)
 
 
 def _reduce(
@@ -342,72 +344,3 @@ def _new_id(bind: str, original: str, taken: set[str]) -> str:
             taken.add(digest)
             return digest
         count += 1
-
-
-def _note(
-    split: BindSplit,
-    order: list[SharedRevision],
-    missing: list[SharedRevision],
-    merges: list[str],
-    labelled: list[str],
-) -> None:
-    kept = sum(1 for f in split.files if f.works)
-    left = len(order) - len(split.files)
-    if split.engine is None:
-        split.decisions.append(
-            "no revision has functions for this bind: its chain starts empty"
-        )
-        return
-    split.decisions.append(
-        f"gets the {kept} revision(s) that do something for it (engine "
-        f"{split.engine!r}); {left} that do nothing for it are left out, each "
-        "replaced as a parent by its nearest kept ancestor"
-    )
-    stock = [r for r in missing if r.shape != "get"]
-    if stock:
-        split.decisions.append(
-            f"{len(stock)} revision(s) have no upgrade_{split.engine}(), where "
-            "Flask-Migrate's dispatcher would fail on a database it had not been "
-            f"stamped past ({describe_files([r.path for r in stock])}): taken as "
-            "doing nothing for this bind, as they were written before it existed"
-        )
-    if merges:
-        split.decisions.append(
-            "kept as empty merges, joining branches that both have work for this "
-            f"bind (or keeping a dependency on one): {', '.join(merges)}"
-        )
-    if labelled:
-        split.decisions.append(
-            f"branch labels stay with the default chain; not copied here from "
-            f"{', '.join(labelled)}"
-        )
-
-
-def _decisions(
-    chain: SharedChain,
-    owners: Mapping[str, str | None],
-    engines: Mapping[str, str | None],
-) -> list[str]:
-    shapes: dict[str, int] = {}
-    for rev in chain.revisions:
-        shapes[rev.shape] = shapes.get(rev.shape, 0) + 1
-    names = {
-        "plain": "plain upgrade() (from before the project went multidb)",
-        "stock": "Flask-Migrate's dispatcher globals()[...]()",
-        "get": "the dispatcher globals().get(..., lambda: None)()",
-        "eval": "Alembic's multidb dispatcher eval(...)()",
-    }
-    found = ", ".join(f"{n} {names[s]}" for s, n in sorted(shapes.items()))
-    lines = [f"{len(chain.revisions)} revisions in {chain.directory}: {found}"]
-    left = sorted(e for e, b in owners.items() if b is None)
-    if left:
-        lines.append(
-            f"left out (--engine NAME=): the functions of engine(s) "
-            f"{', '.join(repr(e) for e in left)}"
-        )
-    unused = sorted(set(engines) - set(owners))
-    if unused:
-        lines.append(
-            f"--engine names engine(s) no revision has: {', '.join(map(repr, unused))}"
-        )
-    return lines
