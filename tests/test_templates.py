@@ -322,7 +322,7 @@ def test_a_mysql_template_with_routines_is_built_for_each_copy(
 def test_a_model_changed_in_place_changes_the_fingerprint(make_app: AppMaker) -> None:
     """The models' DDL is compiled once per table and kept while the table keeps its
     shape: a column or index added to the same Table object is still seen."""
-    from flask_schemaver.testing.templates import fingerprint
+    from flask_schemaver.testing.fingerprints import fingerprint
 
     app = project(make_app, make_app.sqlite("main"))
     with app.app_context():
