@@ -268,5 +268,6 @@ def _fitting(tally: Tally) -> int:
     narrow for the whole line at its longest (a line that wraps can't be drawn
     again in place; one whose bar jumps in width as the text grows looks broken)."""
     columns = shutil.get_terminal_size().columns
-    used = len(output.bind(tally.bind)) + len(tally.widest()) + _AROUND_BAR
+    label = click.unstyle(output.bind(tally.bind))
+    used = len(label) + len(tally.widest()) + _AROUND_BAR
     return max(1, min(BAR_WIDTH, columns - used))
