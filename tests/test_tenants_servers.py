@@ -185,3 +185,65 @@ def test_mariadb_databases(
         "SELECT count(*) FROM information_schema.schemata "
         "WHERE schema_name LIKE 'schemaver\\_tmp\\_%%'",
     ) == [(0,)]
+
+
+@pytest.mark.mysql
+def test_mariadb_databases_by_url_are_read_together(
+    make_app: AppMaker,
+    mysql_db: MakeDatabase,
+    mysql_server: sa.Engine,
+    mysql_tenants: list[str],
+) -> None:
+    """A database per tenant, named by URLs on one MariaDB server: a no-op run and
+    ``status`` read every tenant's tables on one connection, in a few statements;
+    a tenant whose database is missing (the first, even) is named, the rest read."""
+    url = sa.make_url(mysql_db())
+    urls = {
+        name: url.set(database=name).render_as_string(hide_password=False)
+        for name in mysql_tenants
+    }
+    app = tenanted_app(make_app, url.render_as_string(False), lambda: urls)
+    with app.app_context():
+        results = make_app.schemaver.upgrade(jobs=2)
+        assert [r.after for r in results[1:]] == [("r2",)] * 30
+        with AllStatements("mysql") as counted:
+            again = make_app.schemaver.upgrade()
+            states = make_app.schemaver.status(bind="shop")
+        assert {r.note for r in again} == {"nothing to do"}
+        assert len(states) == 30 and all(s.up_to_date for s in states)
+        assert len(counted.statements) <= 8, counted.statements
+        # A connection per read (the run's versions; status's versions and
+        # histories) for the thirty tenants, not one each.
+        assert len(counted.connections) <= 3, counted.connections
+    with mysql_server.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE `{mysql_tenants[0]}`")
+    with app.app_context():
+        with AllStatements("mysql") as counted:
+            states = make_app.schemaver.status(bind="shop")
+        assert len(counted.connections) <= 3, counted.connections
+    assert [s.tenant for s in states if not s.up_to_date] == [mysql_tenants[0]]
+    assert all(s.up_to_date for s in states[1:])
+
+
+class AllStatements:
+    """Counts the statements, and the connections they ran on, of every engine of one
+    kind of database."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.statements: list[str] = []
+        self.connections: set[int] = set()
+
+    def __enter__(self) -> AllStatements:
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", self._count)
+
+    def _count(
+        self, conn: sa.Connection, cursor: object, statement: str, *_: object
+    ) -> None:
+        if conn.dialect.name == self.dialect:
+            self.statements.append(statement)
+            self.connections.add(id(conn.connection.dbapi_connection))

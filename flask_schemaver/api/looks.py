@@ -218,14 +218,14 @@ def statuses(
 ) -> list[BindStatus | SchemaVerError]:
     """The status of each of ``binds``, or the error that kept it from being read.
 
-    Tenants in schemas of one database have their version and history tables read
-    together, a few statements for them all, rather than a connection each; each
-    folder's files are read once.
+    Tenants in schemas of one database (or databases of one MySQL server) have
+    their version and history tables read together, a few statements for them all,
+    rather than a connection each; each folder's files are read once.
     """
     from ..runtime import fleet
     from ..script.files import held
 
-    many = [b for b in binds if b.tenant_schema is not None]
+    many = [b for b in binds if fleet.shared_by(b) is not None]
     pairs = zip(fleet.read_versions(many), fleet.read_histories(many), strict=True)
     read = {id(b): pair for b, pair in zip(many, pairs, strict=True)}
     found: list[BindStatus | SchemaVerError] = []

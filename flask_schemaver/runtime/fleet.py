@@ -3,8 +3,10 @@
 A no-op ``upgrade`` over a fleet must not cost a connection and an Alembic environment
 per tenant. Tenants that live in schemas of one database are read together: one query
 finds which schemas hold the version table, and one more (per few hundred tenants)
-reads every row of them. ``status`` reads their history tables the same way. Tenants
-with databases of their own, and plain binds, are read one by one, as
+reads every row of them. So are tenants with databases of their own on one MySQL or
+MariaDB server, whose databases one connection reaches. ``status`` reads their
+history tables the same way. Other tenants with databases of their own (PostgreSQL,
+SQLite), and plain binds, are read one by one, as
 :func:`~flask_schemaver.runtime.versions.read_or_none` does.
 
 This module must not import Alembic.
@@ -65,27 +67,66 @@ def _read(
     found: list[_T | None] = [None] * len(binds)
     shared: dict[tuple[Any, ...], list[int]] = {}
     for index, bind in enumerate(binds):
-        if bind.tenant_schema is None:
+        key = shared_by(bind)
+        if key is None:
             found[index] = alone(bind)
         else:
-            key = (*database_identity(bind.engine), bind.version_table)
             shared.setdefault(key, []).append(index)
     for indexes in shared.values():
         group = [binds[i] for i in indexes]
-        server = dataclasses.replace(group[0], tenant=None, tenant_schema=None)
-        try:
-            with connections.connect(server) as connection:
-                read = together(connection, group)
-                connection.rollback()
-        except sa.exc.SQLAlchemyError:
+        read = _together(group, together)
+        if read is None:
             continue
         for index, value in zip(indexes, read, strict=True):
             found[index] = value
     return found
 
 
+#: Tenants of one server tried as the way in before giving up on reading together.
+_TRIES = 3
+
+
+def _together(
+    group: list[Bind], together: Callable[[sa.Connection, Sequence[Bind]], list[_T]]
+) -> list[_T] | None:
+    """``together`` for ``group`` on one connection: to the database the schemas are
+    in, or to the first tenant's database on the server that can be reached (one
+    not made yet can't); None when none can."""
+    if group[0].tenant_schema is not None:
+        ways_in = [dataclasses.replace(group[0], tenant=None, tenant_schema=None)]
+    else:
+        ways_in = group[:_TRIES]
+    for way_in in ways_in:
+        try:
+            with connections.connect(way_in) as connection:
+                read = together(connection, group)
+                connection.rollback()
+                return read
+        except sa.exc.SQLAlchemyError:
+            continue
+    return None
+
+
+def shared_by(bind: Bind) -> tuple[Any, ...] | None:
+    """What tenants read together on one connection share: the database their
+    schemas are in, or (MySQL, MariaDB) the server their databases are on; None for
+    a bind read alone."""
+    if bind.tenant_schema is not None:
+        return ("database", *database_identity(bind.engine), bind.version_table)
+    kind = dialects.of(bind)
+    if bind.tenant is None or not kind.tenant_schemas or kind.schemas_in_database:
+        return None
+    if bind.version_table_schema is not None:  # kept elsewhere than its database
+        return None
+    # A database of its own on a server whose databases one connection reaches:
+    # the same server, reached the same way.
+    url = bind.engine.url._replace(database=None)  # set() takes None as "unchanged"
+    return ("server", url.render_as_string(hide_password=False), bind.version_table)
+
+
 def _schemas(binds: Sequence[Bind]) -> list[str]:
-    return [b.tenant_schema for b in binds if b.tenant_schema is not None]
+    """Where each tenant's tables are: its schema, or its database on the server."""
+    return [b.tenant_schema or str(b.engine.url.database) for b in binds]
 
 
 def _read_versions(
