@@ -3,6 +3,8 @@ what was read: no second probe and read of the table for each tenant of a fleet.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from helpers import AppMaker
@@ -40,3 +42,26 @@ def test_a_tenant_behind_has_its_version_read_once_under_its_lock(
     # not a second time by Alembic.
     probes = [s for s in counted.statements if "pg_catalog.pg_class.relname" in s]
     assert len(probes) == len(names), probes
+
+
+@pytest.mark.parametrize("schema", [None, "acme", "Mixed Case", "select"])
+def test_the_history_row_insert_is_the_one_sqlalchemy_compiles(
+    schema: str | None,
+) -> None:
+    """Compiled once per kind of dialect and put in each tenant's schema: the same
+    statement SQLAlchemy compiles for that schema's table."""
+    import types
+
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    from flask_schemaver.runtime import history
+    from flask_schemaver.runtime import riding
+
+    dialect = postgresql.dialect()
+    bind: Any = types.SimpleNamespace(
+        history_table="alembic_version_shop_history", version_table_schema=schema
+    )
+    given = [c for c in history.columns() if c.name != "id"]
+    table = sa.Table(bind.history_table, sa.MetaData(), *given, schema=schema)
+    assert riding._insert(bind, dialect) == riding._compile(table, dialect)

@@ -104,16 +104,17 @@ class Rider:
         return self._prefix + statement.lstrip(), bound
 
 
-#: Per dialect and history table name: the row's INSERT compiled for the table
-#: without a schema, and that table's name as it appears in it.
-_compiled: dict[tuple[Any, str], tuple[str, str]] = {}
+#: Per kind of dialect and history table name: the row's INSERT compiled for the
+#: table without a schema, and how that INSERT starts.
+_compiled: dict[tuple[str, ...], tuple[str, str]] = {}
 
 
 def _insert(bind: Bind, dialect: sa.Dialect) -> str:
     """The ``INSERT`` of a history row for ``bind``, compiled once per dialect and
     table name: the tenants of a fleet, each with the table in its own schema,
     differ only in the name the statement starts with."""
-    key = (dialect, bind.history_table)
+    # By kind, not by object: engines come and go (a test session makes many).
+    key = (dialect.name, dialect.driver, dialect.paramstyle, bind.history_table)
     if key not in _compiled:
         # The columns a row gives (the server numbers it): nothing to return, so
         # the one place the table is named is the start.
