@@ -80,6 +80,40 @@ class Counter:
         self.statements.append(statement)
 
 
+class AllStatements:
+    """Counts the statements, and the connections they ran on, of every engine of one
+    kind of database."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.statements: list[str] = []
+        self.connections: set[int] = set()
+
+    def __enter__(self) -> AllStatements:
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", self._count)
+
+    def _count(
+        self, conn: sa.Connection, cursor: object, statement: str, *_: object
+    ) -> None:
+        if conn.dialect.name == self.dialect:
+            self.statements.append(statement)
+            self.connections.add(id(conn.connection.dbapi_connection))
+
+
+def make_schemas(url: str, names: list[str]) -> sa.Engine:
+    """Empty schemas ``names`` in the PostgreSQL database at ``url``; an engine on
+    it that pools nothing."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        for name in names:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+    return engine
+
+
 @contextmanager
 def server_databases(server: sa.Engine, suffixes: list[str]) -> Iterator[list[str]]:
     """Empty databases on a MariaDB server, one per suffix, uniquely named; dropped

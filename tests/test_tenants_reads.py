@@ -10,8 +10,8 @@ import pytest
 from helpers import AppMaker
 from helpers import MakeDatabase
 from tenant_helpers import Counter
+from tenant_helpers import make_schemas
 from tenant_helpers import tenanted_app
-from test_tenants_servers import make_schemas
 
 
 @pytest.mark.postgresql

@@ -17,19 +17,12 @@ from flask_schemaver.runtime import locking
 from helpers import AppMaker
 from helpers import cli
 from helpers import MakeDatabase
+from tenant_helpers import AllStatements
 from tenant_helpers import Counter
+from tenant_helpers import make_schemas
 from tenant_helpers import rows
 from tenant_helpers import server_databases
 from tenant_helpers import tenanted_app
-
-
-def make_schemas(url: str, names: list[str]) -> sa.Engine:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.begin() as connection:
-        for name in names:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
-    return engine
-
 
 # -- PostgreSQL: a schema per tenant ---------------------------------------------------
 
@@ -223,27 +216,3 @@ def test_mariadb_databases_by_url_are_read_together(
         assert len(counted.connections) <= 3, counted.connections
     assert [s.tenant for s in states if not s.up_to_date] == [mysql_tenants[0]]
     assert all(s.up_to_date for s in states[1:])
-
-
-class AllStatements:
-    """Counts the statements, and the connections they ran on, of every engine of one
-    kind of database."""
-
-    def __init__(self, dialect: str) -> None:
-        self.dialect = dialect
-        self.statements: list[str] = []
-        self.connections: set[int] = set()
-
-    def __enter__(self) -> AllStatements:
-        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._count)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", self._count)
-
-    def _count(
-        self, conn: sa.Connection, cursor: object, statement: str, *_: object
-    ) -> None:
-        if conn.dialect.name == self.dialect:
-            self.statements.append(statement)
-            self.connections.add(id(conn.connection.dbapi_connection))

@@ -74,12 +74,10 @@ class Tally:
     def widest(self) -> str:
         """:meth:`describe` at its longest for this many tenants: every count at
         the total, a four-digit rate and a long ETA."""
-        every = str(self.total)
-        parts = [f"{every} done", f"{every} failed"]
-        if self.counts["skipped"]:
-            parts.append(f"{every} skipped")
-        parts += [f"{every} left", "9999/s", "ETA 59m59s"]
-        return ", ".join(parts)
+        every = self.total
+        skipped = every if self.counts["skipped"] else 0
+        rest = _rest_text(every, skipped, every, "9999/s", "ETA 59m59s")
+        return f"{every} done, {rest}"
 
     def summary(self) -> str:
         """``shop: 410/1000 tenants done, 2 failed, 588 left, 38/s, ETA 15s``."""
@@ -88,16 +86,28 @@ class Tally:
 
     def _rest(self) -> str:
         left = self.total - self.finished
-        parts = [f"{self.counts['failed']} failed"]
-        if self.counts["skipped"]:
-            parts.append(f"{self.counts['skipped']} skipped")
-        parts.append(f"{left} left")
-        rate = self.ran / max(time.monotonic() - self.started, 1e-6)
+        rate = eta = None
         if self.ran:
-            parts.append(f"{rate:.1f}/s" if rate < 10 else f"{rate:.0f}/s")
+            per_second = self.ran / max(time.monotonic() - self.started, 1e-6)
+            rate = f"{per_second:.1f}/s" if per_second < 10 else f"{per_second:.0f}/s"
             if left:
-                parts.append(f"ETA {output.duration(left / rate)}")
-        return ", ".join(parts)
+                eta = f"ETA {output.duration(left / per_second)}"
+        return _rest_text(
+            self.counts["failed"], self.counts["skipped"], left, rate, eta
+        )
+
+
+def _rest_text(
+    failed: int, skipped: int, left: int, rate: str | None, eta: str | None
+) -> str:
+    """``2 failed, 588 left, 38/s, ETA 15s``: what a tally's line says after the
+    tenants done."""
+    parts = [f"{failed} failed"]
+    if skipped:
+        parts.append(f"{skipped} skipped")
+    parts.append(f"{left} left")
+    parts += [part for part in (rate, eta) if part]
+    return ", ".join(parts)
 
 
 class BarFile:

@@ -37,6 +37,8 @@ from . import connections
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
 
+    from ..binds import Bind
+
 #: Config attribute: the run's progress callback (set by the environment).
 ON_PROGRESS = "schemaver.on_progress"
 #: Config attribute: names of the backfills finished in this process, to forget
@@ -109,6 +111,8 @@ class _Backfill:
             context.environment_context.config if context.environment_context else None
         )
         self.attributes: dict[str, Any] = config.attributes if config else {}
+        #: The bind the revision runs for; None outside flask_schemaver's runs.
+        self.bind: Bind | None = self.attributes.get("schemaver.bind")
         self.engine = context.connection.engine  # type: ignore[union-attr]
         self.positions = position_table(
             context.version_table, context.version_table_schema
@@ -132,10 +136,9 @@ class _Backfill:
         """The backfill's own connection: as the revision's, bounded by
         ``SCHEMAVER_CONNECT_TIMEOUT`` and in the tenant's schema; the engine's own
         when run without a bind."""
-        bind = self.attributes.get("schemaver.bind")
-        if bind is None:
+        if self.bind is None:
             return self.engine.connect()
-        return connections.connect(bind, migrating=True)
+        return connections.connect(self.bind, migrating=True)
 
     def _batches(
         self,
@@ -263,7 +266,7 @@ class _Backfill:
         seconds = time.monotonic() - started
         rate = (done - first_done) / seconds if seconds > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else None
-        bind = self.attributes.get("schemaver.bind")
+        bind = self.bind
         callback(
             BackfillProgress(
                 table=table.name,

@@ -105,14 +105,15 @@ class Rider:
 
 
 #: Per kind of dialect and history table name: the row's INSERT compiled for the
-#: table without a schema, and how that INSERT starts.
-_compiled: dict[tuple[str, ...], tuple[str, str]] = {}
+#: table without a schema, less its start (``INSERT INTO name ``); None where it
+#: does not start so.
+_compiled: dict[tuple[str, ...], str | None] = {}
 
 
 def _insert(bind: Bind, dialect: sa.Dialect) -> str:
-    """The ``INSERT`` of a history row for ``bind``, compiled once per dialect and
-    table name: the tenants of a fleet, each with the table in its own schema,
-    differ only in the name the statement starts with."""
+    """The ``INSERT`` of a history row for ``bind``, compiled once per kind of
+    dialect and table name: the tenants of a fleet, each with the table in its own
+    schema, differ only in the name the statement starts with."""
     # By kind, not by object: engines come and go (a test session makes many).
     key = (dialect.name, dialect.driver, dialect.paramstyle, bind.history_table)
     if key not in _compiled:
@@ -120,16 +121,13 @@ def _insert(bind: Bind, dialect: sa.Dialect) -> str:
         # the one place the table is named is the start.
         given = [c for c in history.columns() if c.name != "id"]
         table = sa.Table(bind.history_table, sa.MetaData(), *given)
-        _compiled[key] = (
-            _compile(table, dialect),
-            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ",
-        )
-    compiled, start = _compiled[key]
-    table = history.table(bind)
-    if not compiled.startswith(start):  # not as expected: compile this one
+        compiled = _compile(table, dialect)
+        start = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+        _compiled[key] = compiled[len(start) :] if compiled.startswith(start) else None
+    rest, table = _compiled[key], history.table(bind)
+    if rest is None:
         return _compile(table, dialect)
-    named = dialect.identifier_preparer.format_table(table)
-    return f"INSERT INTO {named} " + compiled[len(start) :]
+    return f"INSERT INTO {dialect.identifier_preparer.format_table(table)} {rest}"
 
 
 def _compile(table: sa.Table, dialect: sa.Dialect) -> str:
